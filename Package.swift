@@ -1,0 +1,72 @@
+// swift-tools-version:6.0
+// Flowformer trainer: data-parallel training of Flow-Attention Transformers over MPI.
+//
+// Module graph (imports point one way only):
+//
+//   _CMPI  _CHDF5  _COpenBLAS            C shims (module map + header), no API promised
+//     |      |        |
+//  MPIComm HDF5IO  TensorKernels          safe Swift bindings / kernels
+//     |      |        |  \
+//     |      |     FlowModel  Optimizers  model (no MPI, no HDF5) / optimizer + schedules
+//     |   Datasets  Checkpoints           HDF5 datasets, HDF5 checkpoints
+//      \     |      /
+//        Training                          coordinator: config, loop, all-reduce, eval, signals
+//           |
+//       flowformer                         the command line
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = []
+
+let package = Package(
+    name: "Flowformer",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "flowformer", targets: ["flowformer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // C shims
+        .systemLibrary(name: "_CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "_CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "_COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+
+        // Bindings and kernels
+        .target(name: "TensorKernels", dependencies: ["_COpenBLAS"], swiftSettings: swiftSettings),
+        .target(name: "MPIComm", dependencies: ["_CMPI"], swiftSettings: swiftSettings),
+        .target(name: "HDF5IO", dependencies: ["_CHDF5"], swiftSettings: swiftSettings),
+
+        // Model and optimisation
+        .target(name: "FlowModel", dependencies: ["TensorKernels"], swiftSettings: swiftSettings),
+        .target(name: "Optimizers", dependencies: ["TensorKernels", "FlowModel"], swiftSettings: swiftSettings),
+
+        // Files
+        .target(name: "Datasets", dependencies: ["HDF5IO", "TensorKernels"], swiftSettings: swiftSettings),
+        .target(name: "Checkpoints", dependencies: ["HDF5IO", "FlowModel", "Optimizers"], swiftSettings: swiftSettings),
+
+        // Coordinator and command
+        .target(name: "Training",
+                dependencies: ["MPIComm", "FlowModel", "Optimizers", "Datasets", "Checkpoints",
+                               .product(name: "Yams", package: "Yams")],
+                swiftSettings: swiftSettings),
+        .executableTarget(name: "flowformer",
+                          dependencies: ["Training", "MPIComm", "HDF5IO", "Checkpoints", "Datasets",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: swiftSettings),
+
+        // Tests
+        .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
+        .testTarget(name: "MPICommTests", dependencies: ["MPIComm", "flowformer"]),
+        .testTarget(name: "HDF5IOTests", dependencies: ["HDF5IO"]),
+        .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "HDF5IO"]),
+        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "HDF5IO", "flowformer"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A row-major, shaped buffer of `Scalar` on 64-byte aligned memory that it owns.
+///
+/// A reference type, like the buffers of a C trainer: layers hold `Tensor`s as workspaces sized
+/// once and overwrite them; kernels take raw pointers (`tensor.pointer`) plus explicit sizes.
+/// Contents start zeroed.
+public final class Tensor<Scalar: TensorScalar> {
+    public let shape: [Int]
+    public let count: Int
+    public let pointer: UnsafeMutablePointer<Scalar>
+
+    /// Alignment of every allocation, in bytes (a cache line; covers AVX-512 loads).
+    public static var alignment: Int { 64 }
+
+    public init(shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor shape has a negative dimension: \(shape)")
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        let bytes = max(count, 1) * MemoryLayout<Scalar>.stride
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Tensor.alignment)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        self.pointer = raw.bindMemory(to: Scalar.self, capacity: max(count, 1))
+    }
+
+    public convenience init(_ shape: Int...) { self.init(shape: shape) }
+
+    /// A tensor holding a copy of `values`, which must have `shape`'s element count.
+    public convenience init(shape: [Int], values: [Scalar]) {
+        self.init(shape: shape)
+        precondition(values.count == count, "Tensor(shape: \(shape)) needs \(count) values, got \(values.count)")
+        values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }
+    }
+
+    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+
+    public var buffer: UnsafeMutableBufferPointer<Scalar> { UnsafeMutableBufferPointer(start: pointer, count: count) }
+    public var array: [Scalar] { Array(buffer) }
+
+    public subscript(_ i: Int) -> Scalar {
+        get { precondition(i >= 0 && i < count, "index \(i) out of range 0..<\(count)"); return pointer[i] }
+        set { precondition(i >= 0 && i < count, "index \(i) out of range 0..<\(count)"); pointer[i] = newValue }
+    }
+
+    public func fill(_ value: Scalar) { pointer.update(repeating: value, count: count) }
+    public func zero() { fill(0) }
+
+    /// Copies `other`'s elements (same element count) into this tensor.
+    public func copy(from other: Tensor<Scalar>) {
+        precondition(other.count == count, "copy(from:) needs \(count) elements, got \(other.count)")
+        pointer.update(from: other.pointer, count: count)
+    }
+}

@@ -1,0 +1,70 @@
+import _COpenBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The element types the kernels run on: `Float` for training, `Double` so that tests can check
+/// gradients against finite differences and golden vectors tightly.
+///
+/// Each conformance routes the scalar maths (`exp`, `erf`, …) to libm and matrix products to the
+/// matching BLAS routine (`sgemm` / `dgemm`).
+public protocol TensorScalar: BinaryFloatingPoint, SIMDScalar, Sendable
+where Self.RawSignificand: FixedWidthInteger {
+    static func exp(_ x: Self) -> Self
+    static func log(_ x: Self) -> Self
+    static func erf(_ x: Self) -> Self
+    static func tanh(_ x: Self) -> Self
+    static func sqrt(_ x: Self) -> Self
+
+    /// Row-major C = alpha·op(A)·op(B) + beta·C with BLAS leading dimensions.
+    static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                         alpha: Self, a: UnsafePointer<Self>, lda: Int,
+                         b: UnsafePointer<Self>, ldb: Int,
+                         beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+}
+
+@inline(__always)
+private func blasTranspose(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }
+
+extension Float: TensorScalar {
+    @inlinable @inline(__always) public static func exp(_ x: Float) -> Float { expf(x) }
+    @inlinable @inline(__always) public static func log(_ x: Float) -> Float { logf(x) }
+    @inlinable @inline(__always) public static func erf(_ x: Float) -> Float { erff(x) }
+    @inlinable @inline(__always) public static func tanh(_ x: Float) -> Float { tanhf(x) }
+    @inlinable @inline(__always) public static func sqrt(_ x: Float) -> Float { x.squareRoot() }
+
+    public static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                                alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                b: UnsafePointer<Float>, ldb: Int,
+                                beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, blasTranspose(transposeA), blasTranspose(transposeB),
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
+                    beta, c, blasint(ldc))
+    }
+}
+
+extension Double: TensorScalar {
+    @inlinable @inline(__always) public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
+    @inlinable @inline(__always) public static func log(_ x: Double) -> Double { Glibc.log(x) }
+    @inlinable @inline(__always) public static func erf(_ x: Double) -> Double { Glibc.erf(x) }
+    @inlinable @inline(__always) public static func tanh(_ x: Double) -> Double { Glibc.tanh(x) }
+    @inlinable @inline(__always) public static func sqrt(_ x: Double) -> Double { x.squareRoot() }
+
+    public static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                                alpha: Double, a: UnsafePointer<Double>, lda: Int,
+                                b: UnsafePointer<Double>, ldb: Int,
+                                beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        cblas_dgemm(CblasRowMajor, blasTranspose(transposeA), blasTranspose(transposeB),
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
+                    beta, c, blasint(ldc))
+    }
+}
+
+/// Number of threads BLAS may use. Under `mpirun -np N` on N cores, keep it at 1 per rank.
+public enum BLASThreads {
+    public static func set(_ count: Int) {
+        precondition(count >= 1, "BLAS thread count must be at least 1, got \(count)")
+        openblas_set_num_threads(Int32(count))
+    }
+    public static var current: Int { Int(openblas_get_num_threads()) }
+}
