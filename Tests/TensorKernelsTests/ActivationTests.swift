@@ -70,6 +70,7 @@ private let activations: [Activation] = [
                         "\(activation.name) Float, count \(count)")
             let xd = Tensor<Double>(shape: [count], doubles: x), yd = Tensor<Double>(shape: [count])
             activation.forwardDouble(xd.pointer, yd.pointer, count)
+            keepAlive(xd)
             expectClose(yd.doubles, expected, Tolerance(absolute: 1e-15, relative: 1e-14),
                         "\(activation.name) Double, count \(count)")
         }
@@ -96,6 +97,7 @@ private let activations: [Activation] = [
                 let tdy = Tensor<Double>(shape: [count], doubles: dy), tdx = Tensor<Double>(shape: [count])
                 activation.forwardDouble(tx.pointer, ty.pointer, count)
                 activation.backwardDouble(tx.pointer, ty.pointer, tdy.pointer, tdx.pointer, count)
+                keepAlive(tx, ty, tdy)
                 let expected = zip(x, dy).map { activation.derivative($0) * $1 }
                 expectClose(tdx.doubles, expected, Tolerance(absolute: 1e-15, relative: 1e-13),
                             "\(activation.name) backward Double, count \(count)")
@@ -115,12 +117,14 @@ private let activations: [Activation] = [
         let loss: ([Double]) -> Double = { input in
             let tx = Tensor<Double>(shape: [count], doubles: input), ty = Tensor<Double>(shape: [count])
             activation.forwardDouble(tx.pointer, ty.pointer, count)
+            keepAlive(tx)
             return weightedSum(ty.doubles, dy)
         }
         let tx = Tensor<Double>(shape: [count], doubles: x), ty = Tensor<Double>(shape: [count])
         let tdy = Tensor<Double>(shape: [count], doubles: dy), tdx = Tensor<Double>(shape: [count])
         activation.forwardDouble(tx.pointer, ty.pointer, count)
         activation.backwardDouble(tx.pointer, ty.pointer, tdy.pointer, tdx.pointer, count)
+        keepAlive(tx, ty, tdy)
         expectGradientMatches(tdx.doubles, numericalGradient(at: x, loss), "\(activation.name) backward")
     }
 }

@@ -168,5 +168,6 @@ import TensorKernels
         #expect(y.array == x.array)
         dropout(x.pointer, into: y.pointer, count: count, probability: p, random: CounterRandom(seed: 5, domain: .dropout, stream: 1, 2, 4))
         #expect(zip(y.array, dx.array).contains { ($0 == 0) != ($1 == 0) })
+        keepAlive(x, dy)
     }
 }

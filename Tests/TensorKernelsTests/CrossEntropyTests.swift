@@ -69,6 +69,7 @@ private func referenceCrossEntropy(_ z: [Double], _ targets: [Int32], rows: Int,
             let (logits, targets) = problem(rows: rows, classes: classes, seed: 3)
             let loss: ([Double]) -> Double = { input in
                 let z = Tensor<Double>(shape: [rows, classes], doubles: input)
+                defer { keepAlive(z) }
                 return targets.withUnsafeBufferPointer {
                     softmaxCrossEntropy(logits: z.pointer, targets: $0.baseAddress!, rows: rows, classes: classes,
                                         logitsGradient: nil)

@@ -34,6 +34,7 @@ import TensorKernels
             copy(ta.pointer, into: out.pointer, count: count)
             add(out.pointer, tb.pointer, into: out.pointer, count: count)
             #expect(out.array == zip(sa, sb).map { $0 + $1 }, "in-place add count \(count)")
+            keepAlive(ta, tb)
         }
     }
 
@@ -48,6 +49,7 @@ import TensorKernels
             let tb = Tensor<Scalar>(shape: [cols], doubles: bias)
             let sx = tx.array, sb = tb.array
             addBiasToRows(tb.pointer, to: tx.pointer, rows: rows, cols: cols)
+            keepAlive(tb)
             let expected = (0..<rows * cols).map { sx[$0] + sb[$0 % cols] }
             #expect(tx.array == expected, "addBiasToRows \(rows)×\(cols)")
         }
@@ -66,11 +68,13 @@ import TensorKernels
                 let t = Tensor<Double>(shape: [rows, cols], doubles: x)
                 let tb = Tensor<Double>(shape: [cols], doubles: b)
                 addBiasToRows(tb.pointer, to: t.pointer, rows: rows, cols: cols)
+                keepAlive(tb)
                 return weightedSum(t.doubles, w)
             }
             let dy = Tensor<Double>(shape: [rows, cols], doubles: w)
             let db = Tensor<Double>(shape: [cols], doubles: Array(repeating: 0.5, count: cols))
             sumOverRows(dy.pointer, rows: rows, cols: cols, into: db.pointer, accumulate: true)
+            keepAlive(dy)
             let analytic = db.doubles.map { $0 - 0.5 }
             expectGradientMatches(analytic, numericalGradient(at: bias, loss), "bias gradient \(rows)×\(cols)")
         }

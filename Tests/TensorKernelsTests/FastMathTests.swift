@@ -49,6 +49,7 @@ private func ulpError(_ approximate: Float, _ exact: Double) -> Double {
             #expect(yf.array == xf.array.map(Float.polynomialExp), "exponential(count: \(count))")
             let xd = Tensor<Double>(shape: [count], doubles: values), yd = Tensor<Double>(shape: [count])
             exponential(xd.pointer, into: yd.pointer, count: count)
+            keepAlive(xd)
             expectClose(yd.doubles, values.map { Foundation.exp($0) }, Tolerance(absolute: 0, relative: 1e-15), "exp Double")
         }
     }
@@ -76,6 +77,7 @@ private func ulpError(_ approximate: Float, _ exact: Double) -> Double {
             let x = Tensor<Scalar>(shape: [inputs.count], doubles: inputs)
             let y = Tensor<Scalar>(shape: [inputs.count])
             sigmoid(x.pointer, into: y.pointer, count: inputs.count)
+            keepAlive(x)
             for (input, output) in zip(inputs, y.array) {
                 #expect(output.isFinite && output >= 0 && output <= 1, "σ(\(input)) = \(output) for \(Scalar.self)")
             }

@@ -104,7 +104,7 @@ private func referenceBackward(_ p: LayerNormProblem) -> ([Double], [Double], [D
             expectClose(dx.doubles, expectedDx, t, "layerNormBackward dx \(Scalar.self) \(rows)×\(cols)")
             expectClose(dweight.doubles, expectedDweight.map { $0 + 1 }, t, "dweight \(Scalar.self) \(rows)×\(cols)")
             expectClose(dbias.doubles, expectedDbias.map { $0 - 1 }, t, "dbias \(Scalar.self) \(rows)×\(cols)")
-            keepAlive(bias, y)
+            keepAlive(x, dy, weight, bias, y, mean, rstd)
         }
     }
 

@@ -27,6 +27,7 @@ import TensorKernels
                                      (pointer: UnsafePointer(tb.pointer), count: count)])
             expectClose([norm], [(squares + rb.reduce(0) { $0 + $1 * $1 }).squareRoot()],
                         Tolerance(absolute: 1e-12, relative: 1e-12), "globalL2Norm \(count)")
+            keepAlive(ta, tb)
         }
     }
 
@@ -36,6 +37,7 @@ import TensorKernels
     @Test func sumOfSquaresDoesNotOverflowFloat() {
         let x = Tensor<Float>(shape: [3], values: [3e30, 4e30, 0])
         #expect(abs(globalL2Norm([(pointer: UnsafePointer(x.pointer), count: 3)]) / 5e30 - 1) < 1e-7)
+        keepAlive(x)
     }
 
     private func checkAxisReductions<Scalar: TensorScalar>(_ type: Scalar.Type) {
@@ -72,6 +74,7 @@ import TensorKernels
                 argmaxOverColumns(x.pointer, rows: rows, cols: cols, into: $0.baseAddress!)
             }
             #expect(argmax == rowArgmax, "argmaxOverColumns \(rows)×\(cols)")
+            keepAlive(x)
         }
     }
 
@@ -83,5 +86,6 @@ import TensorKernels
         var out = [Int32](repeating: -1, count: 2)
         out.withUnsafeMutableBufferPointer { argmaxOverColumns(x.pointer, rows: 2, cols: 4, into: $0.baseAddress!) }
         #expect(out == [1, 0])
+        keepAlive(x)
     }
 }

@@ -49,6 +49,7 @@ private func referenceSoftmax(_ x: [Double], rows: Int, cols: Int, visible: (Int
         let x = Tensor<Float>(shape: [2, 3], values: [1000, 1001, 999, -1e30, 0, 5e30])
         let y = Tensor<Float>(shape: [2, 3])
         softmaxRows(x.pointer, into: y.pointer, rows: 2, cols: 3)
+        keepAlive(x)
         #expect(y.array.allSatisfy { $0.isFinite })
         expectClose(Array(y.doubles.prefix(3)), referenceSoftmax([1000, 1001, 999], rows: 1, cols: 3), floatTolerance, "large")
         #expect(Array(y.array.suffix(3)) == [0, 0, 1])
