@@ -79,6 +79,14 @@ public func globalL2Norm<Scalar: TensorScalar>(
     return total.squareRoot()
 }
 
+/// `globalL2Norm` over mutable buffers (e.g. `Tensor.pointer` of gradients), read only.
+@inlinable
+public func globalL2Norm<Scalar: TensorScalar>(
+    _ segments: [(pointer: UnsafeMutablePointer<Scalar>, count: Int)]
+) -> Double {
+    globalL2Norm(segments.map { (pointer: UnsafePointer($0.pointer), count: $0.count) })
+}
+
 // MARK: - Along an axis of x: [rows, cols]
 
 /// out[j] = Σᵢ x[i, j]  (or out[j] += … with `accumulate`) — reduces away the rows, e.g. a bias

@@ -170,4 +170,24 @@ import TensorKernels
         #expect(zip(y.array, dx.array).contains { ($0 == 0) != ($1 == 0) })
         keepAlive(x, dy)
     }
+
+    /// Dropout is linear in x with a fixed mask, so its backward (the same call on dy) must match
+    /// central differences of L(x) = Σ w ⊙ dropout(x).
+    @Test func dropoutBackwardMatchesFiniteDifferences() {
+        let count = 33, p = 0.4
+        let random = CounterRandom(seed: 9, domain: .dropout, stream: 0, 1, 2)
+        var generator = TestInputs(seed: 6)
+        let x = generator.array(count), w = generator.array(count)
+        let loss: ([Double]) -> Double = { input in
+            let tx = Tensor<Double>(shape: [count], doubles: input), ty = Tensor<Double>(shape: [count])
+            dropout(tx.pointer, into: ty.pointer, count: count, probability: p, random: random)
+            keepAlive(tx)
+            return weightedSum(ty.doubles, w)
+        }
+        let dy = Tensor<Double>(shape: [count], doubles: w), dx = Tensor<Double>(shape: [count])
+        dropout(dy.pointer, into: dx.pointer, count: count, probability: p, random: random)
+        keepAlive(dy)
+        #expect(dx.doubles.contains(0) && dx.doubles.contains { $0 != 0 })
+        expectGradientMatches(dx.doubles, numericalGradient(at: x, loss), "dropout backward")
+    }
 }
