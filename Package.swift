@@ -38,7 +38,7 @@ let package = Package(
 
         // Bindings and kernels
         .target(name: "TensorKernels", dependencies: ["_COpenBLAS"], swiftSettings: swiftSettings),
-        .target(name: "MPIComm", dependencies: ["_CMPI"], swiftSettings: swiftSettings),
+        .target(name: "MPIComm", dependencies: ["_CMPI"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "HDF5IO", dependencies: ["_CHDF5"], swiftSettings: swiftSettings),
 
         // Model and optimisation
@@ -57,6 +57,7 @@ let package = Package(
         .executableTarget(name: "flowformer",
                           dependencies: ["Training", "MPIComm", "HDF5IO", "Checkpoints", "Datasets",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          exclude: ["README.md"],
                           swiftSettings: swiftSettings),
 
         // Tests

@@ -12,7 +12,7 @@ extension Communicator {
         guard let base = buffer.baseAddress else { return }
         let datatype = T.mpiDatatype.handle
         try forEachChunk(totalCount: buffer.count, maxElementsPerCall: maxElementsPerCall) { offset, count in
-            try checkMPI(MPI_Bcast(base + offset, count, datatype, Int32(truncatingIfNeeded: root), handle),
+            try checkMPI(MPI_Bcast(base + offset, count, datatype, Int32(clamping: root), handle),
                          "MPI_Bcast", rank: rank)
         }
     }

@@ -15,6 +15,9 @@ public enum MPIError: Error, Equatable, CustomStringConvertible {
     /// A collective did not complete before its deadline: some rank is dead, stopped or stuck.
     /// The request is still pending, so the only safe continuation is `Communicator.abort`.
     case timeout(operation: String, seconds: Double, rank: Int, size: Int)
+    /// A launcher started `tasks` tasks (counted by the environment variable `variable`) without
+    /// the PMIx wiring Open MPI needs to join them into one job; found before `MPI_Init`.
+    case launcherWithoutPMIx(variable: String, tasks: Int, hint: String)
     /// The launcher promised `promised` ranks (through the environment variable `variable`)
     /// but MPI's world has `worldSize`: the processes did not join one MPI job.
     case launcherMismatch(variable: String, promised: Int, worldSize: Int, hint: String)
@@ -34,6 +37,9 @@ public enum MPIError: Error, Equatable, CustomStringConvertible {
             let limit = seconds == seconds.rounded() && seconds < 1e15 ? "\(Int64(seconds))" : "\(seconds)"
             return "\(operation) on rank \(rank) of \(size) did not complete within \(limit) s: "
                 + "another rank is dead, stopped or stuck"
+        case let .launcherWithoutPMIx(variable, tasks, hint):
+            return "\(variable)=\(tasks): the launcher started \(tasks) tasks without the PMIx wiring "
+                + "Open MPI needs to join them into one job (\(hint))"
         case let .launcherMismatch(variable, promised, worldSize, hint):
             return "\(variable)=\(promised) promises \(promised) ranks, but MPI's world has \(worldSize) "
                 + "(the processes did not join one MPI job: \(hint))"

@@ -53,18 +53,25 @@ public enum MPIRuntime {
     /// Initialises MPI with `MPI_Init_thread`, or, if MPI is already running, returns the level
     /// it was started with.
     ///
-    /// - Parameter threadLevel: the least thread support the caller needs.
+    /// - Parameters:
+    ///   - threadLevel: the least thread support the caller needs.
+    ///   - checkLauncher: first run `checkLauncherBeforeInitialize`, so that a launch Open MPI
+    ///     cannot wire (e.g. `srun --mpi=none` with several tasks) ends in one clear line
+    ///     instead of Open MPI's own abort inside `MPI_Init`.
     /// - Returns: the level MPI provides (≥ `threadLevel`).
-    /// - Throws: `MPIError.alreadyFinalized` after `finalize`; `MPIError.call` if MPI fails to
+    /// - Throws: `MPIError.launcherWithoutPMIx` (MPI then not initialised);
+    ///   `MPIError.alreadyFinalized` after `finalize`; `MPIError.call` if MPI fails to
     ///   start; `MPIError.threadLevelUnavailable` if MPI provides less than `threadLevel`
     ///   (MPI is then running, and calling `finalize` remains the caller's job).
     @discardableResult
-    public static func initialize(threadLevel: MPIThreadLevel = .funneled) throws -> MPIThreadLevel {
+    public static func initialize(threadLevel: MPIThreadLevel = .funneled,
+                                  checkLauncher: Bool = true) throws -> MPIThreadLevel {
         if isFinalized { throw MPIError.alreadyFinalized }
         var provided: Int32 = 0
         if isInitialized {
             try checkMPI(MPI_Query_thread(&provided), "MPI_Query_thread", rank: nil)
         } else {
+            if checkLauncher { try checkLauncherBeforeInitialize() }
             try checkMPI(MPI_Init_thread(nil, nil, threadLevel.mpiValue, &provided), "MPI_Init_thread", rank: nil)
             try checkMPI(MPI_Comm_set_errhandler(ff_mpi_comm_world(), ff_mpi_errors_return()),
                          "MPI_Comm_set_errhandler", rank: nil)

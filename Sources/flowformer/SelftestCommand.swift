@@ -74,6 +74,8 @@ struct SelftestCommand: FlowformerCommand {
         ]
 
         var failures: [String] = []
+        try world.barrier()
+        if try world.processorName.isEmpty { failures.append("processorName is empty") }
         for group in groups {
             failures += try group.run(world)
         }
