@@ -42,7 +42,8 @@ let package = Package(
         .target(name: "HDF5IO", dependencies: ["_CHDF5"], swiftSettings: swiftSettings),
 
         // Model and optimisation
-        .target(name: "FlowModel", dependencies: ["TensorKernels"], swiftSettings: swiftSettings),
+        .target(name: "FlowModel", dependencies: ["TensorKernels"], exclude: ["Attention/README.md"],
+                swiftSettings: swiftSettings),
         .target(name: "Optimizers", dependencies: ["TensorKernels", "FlowModel"], swiftSettings: swiftSettings),
 
         // Files

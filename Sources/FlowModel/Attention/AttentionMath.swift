@@ -1,7 +1,8 @@
 import TensorKernels
 
 // Small fused vector helpers shared by the attention cores. Vectors are `count` contiguous
-// elements (one head's slice of a row). Sums use four accumulators so that Float loops vectorise.
+// elements (one head's slice of a row). Dot products sum in eight SIMD lanes: a Float reduction
+// written as a plain loop is not vectorised (strict FP order).
 
 /// σ(x) = 1 / (1 + e^(−x)); saturates to 0 or 1 without NaN for large |x|.
 @inline(__always)
@@ -9,37 +10,40 @@ func logisticSigmoid<Scalar: TensorScalar>(_ x: Scalar) -> Scalar {
     1 / (1 + Scalar.exp(-x))
 }
 
-/// Σ_c u_c · w_c
+/// Loads 8 consecutive elements (no alignment needed).
+@inline(__always)
+func load8<Scalar: TensorScalar>(_ p: UnsafePointer<Scalar>) -> SIMD8<Scalar> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Scalar>.self)
+}
+
+/// Σ_c u_c · w_c, in eight lanes (a head's width is normally a multiple of 8).
 @inline(__always)
 func dot<Scalar: TensorScalar>(_ u: UnsafePointer<Scalar>, _ w: UnsafePointer<Scalar>, count: Int) -> Scalar {
-    var s0: Scalar = 0, s1: Scalar = 0, s2: Scalar = 0, s3: Scalar = 0
+    var lanes = SIMD8<Scalar>()
     var c = 0
-    while c &+ 4 <= count {
-        s0 += u[c] * w[c]
-        s1 += u[c &+ 1] * w[c &+ 1]
-        s2 += u[c &+ 2] * w[c &+ 2]
-        s3 += u[c &+ 3] * w[c &+ 3]
-        c &+= 4
+    while c &+ 8 <= count {
+        lanes += load8(u + c) * load8(w + c)
+        c &+= 8
     }
-    while c < count { s0 += u[c] * w[c]; c &+= 1 }
-    return (s0 + s1) + (s2 + s3)
+    var total = lanes.sum()
+    while c < count { total += u[c] * w[c]; c &+= 1 }
+    return total
 }
 
 /// Σ_c (u_c + ε) · w_c — the "(u + ε)·(w + ε)" of the flow equations with w already shifted.
 @inline(__always)
 func shiftedDot<Scalar: TensorScalar>(_ u: UnsafePointer<Scalar>, plus epsilon: Scalar,
                                       _ w: UnsafePointer<Scalar>, count: Int) -> Scalar {
-    var s0: Scalar = 0, s1: Scalar = 0, s2: Scalar = 0, s3: Scalar = 0
+    var lanes = SIMD8<Scalar>()
+    let shift = SIMD8<Scalar>(repeating: epsilon)
     var c = 0
-    while c &+ 4 <= count {
-        s0 += (u[c] + epsilon) * w[c]
-        s1 += (u[c &+ 1] + epsilon) * w[c &+ 1]
-        s2 += (u[c &+ 2] + epsilon) * w[c &+ 2]
-        s3 += (u[c &+ 3] + epsilon) * w[c &+ 3]
-        c &+= 4
+    while c &+ 8 <= count {
+        lanes += (load8(u + c) + shift) * load8(w + c)
+        c &+= 8
     }
-    while c < count { s0 += (u[c] + epsilon) * w[c]; c &+= 1 }
-    return (s0 + s1) + (s2 + s3)
+    var total = lanes.sum()
+    while c < count { total += (u[c] + epsilon) * w[c]; c &+= 1 }
+    return total
 }
 
 /// y_c += alpha · x_c

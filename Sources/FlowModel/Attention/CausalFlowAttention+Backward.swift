@@ -98,13 +98,11 @@ extension CausalFlowAttention {
             let dConservedSource = raw >= -1 && raw <= 1 ? comp[i] * dComp[i] - e * competitionSuffix : 0
             let hi = dConservedSource / n
             let hPrime = ds[i] / I[i] * alloc[i] * (1 - alloc[i]) / n
-            var da: Scalar = 0, db: Scalar = 0
             for c in 0..<dh {
                 U[c] += hi * (kRow[c] + eps)
                 W[c] += hPrime * (qRow[c] + eps)
-                da += qRow[c] * U[c]
-                db += kRow[c] * W[c]
             }
+            let da = dot(qRow, U, count: dh), db = dot(kRow, W, count: dh)
             let ai = n / I[i], bi = n / O[i]
             let dI = -ds[i] * alloc[i] / (I[i] * I[i]) - da * ai / I[i]
             let dO = -db * bi / O[i]

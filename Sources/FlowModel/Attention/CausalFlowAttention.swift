@@ -99,24 +99,22 @@ public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore {
             let n = Scalar(i &+ 1)
             let qRow = Q + i &* d, kRow = K + i &* d
             // I_i and O_i with the prefix sums including position i.
-            var sinkFlow: Scalar = 0, sourceFlow: Scalar = 0
             for c in 0..<dh {
                 cumK[c] += kRow[c]
                 cumQ[c] += qRow[c]
-                sinkFlow += (qRow[c] + eps) * cumK[c]
-                sourceFlow += (kRow[c] + eps) * cumQ[c]
             }
+            let sinkFlow = shiftedDot(qRow, plus: eps, cumK, count: dh)
+            let sourceFlow = shiftedDot(kRow, plus: eps, cumQ, count: dh)
             I[i] = sinkFlow
             O[i] = sourceFlow
             let ai = n / sinkFlow, bi = n / sourceFlow
             // Î_i, Ô_i with the weighted prefix sums including position i.
-            var conservedSink: Scalar = 0, conservedSourceValue: Scalar = 0
             for c in 0..<dh {
                 cumBK[c] += bi * kRow[c]
                 cumAQ[c] += ai * qRow[c]
-                conservedSink += (qRow[c] + eps) * cumBK[c]
-                conservedSourceValue += (kRow[c] + eps) * cumAQ[c]
             }
+            let conservedSink = shiftedDot(qRow, plus: eps, cumBK, count: dh)
+            let conservedSourceValue = shiftedDot(kRow, plus: eps, cumAQ, count: dh)
             alloc[i] = logisticSigmoid(conservedSink / n)
             let raw = conservedSourceValue / n
             conserved[i] = raw
