@@ -78,23 +78,9 @@ extension HDF5AttributeHolder {
             guard count == 1 else {
                 throw location.error(operation, reason: "it holds \(count) strings, expected one")
             }
-            let memoryType = try checked(H5Tcopy(fileType), location, operation)
-            defer { _ = H5Tclose(memoryType) }
-            if try checked(H5Tis_variable_str(fileType), location, operation) > 0 {
-                var text: UnsafeMutablePointer<CChar>? = nil
-                try checked(H5Aread(attribute, memoryType, &text), location, operation)
-                defer { if let text { _ = H5free_memory(text) } }
-                return text.map { String(cString: $0) } ?? ""
+            return try readSingleString(fileType: fileType, location, operation) { memoryType, buffer in
+                H5Aread(attribute, memoryType, buffer)
             }
-            let size = H5Tget_size(fileType)
-            var bytes = [UInt8](repeating: 0, count: size + 1)
-            try checked(H5Aread(attribute, memoryType, &bytes), location, operation)
-            // Null-terminated or null-padded: stop at the first NUL; space-padded: trim the pad.
-            var text = bytes.prefix(size).prefix { $0 != 0 }
-            if H5Tget_strpad(fileType) == H5T_STR_SPACEPAD {
-                while text.last == UInt8(ascii: " ") { text = text.dropLast() }
-            }
-            return String(decoding: text, as: UTF8.self)
         }
     }
 
@@ -127,15 +113,10 @@ extension HDF5AttributeHolder {
     public func setAttribute(_ name: String, string: String) throws {
         let operation = "cannot write attribute '\(name)' of"
         _ = try location.id(for: operation)
-        let stringType = try checked(H5Tcopy(ff_h5t_c_s1()), location, operation)
+        let stringType = try makeVariableLengthStringType(location, operation)
         defer { _ = H5Tclose(stringType) }
-        try checked(H5Tset_size(stringType, ff_h5t_variable()), location, operation)
-        try checked(H5Tset_cset(stringType, H5T_CSET_UTF8), location, operation)
-        try string.withCString { characters in
-            var pointer: UnsafePointer<CChar>? = characters
-            try withUnsafePointer(to: &pointer) { data in
-                try writeAttribute(name, memoryType: stringType, dims: nil, data: UnsafeRawPointer(data))
-            }
+        try withCStringPointer(string) { data in
+            try writeAttribute(name, memoryType: stringType, dims: nil, data: data)
         }
     }
 

@@ -5,7 +5,7 @@ import _CHDF5
 /// Reads and writes convert between the stored type and the Swift type `T` (HDF5's numeric
 /// conversion); use `requireType` first when a conversion would hide a wrong file.
 /// "Rows" are indices along the first axis: row i of a `[N, H, W]` dataset is the `[H, W]` slab.
-public final class HDF5Dataset: HDF5AttributeHolder {
+public final class HDF5Dataset: HDF5AttributeHolder, @unchecked Sendable {  // immutable; see HDF5File
     /// The file and the dataset's absolute path in it.
     public let location: HDF5Location
     /// Extents, outermost first (`[]` for a scalar dataset).

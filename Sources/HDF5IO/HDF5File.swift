@@ -5,7 +5,12 @@ import _CHDF5
 ///
 /// Files are opened with the "strong" close degree: closing the file closes every object still
 /// open in it, so nothing stays open and the file lock is released.
-public final class HDF5File {
+///
+/// Thread safety: Debian's libhdf5 is built thread-safe (one global lock around every call), and
+/// this class and the objects opened from it keep no unguarded mutable state, so they may be used
+/// from several threads; calls are serialised by HDF5. Do not `close()` a file while another
+/// thread is still using objects from it.
+public final class HDF5File: @unchecked Sendable {
     /// How to open the file.
     public enum Mode: Sendable {
         /// Open an existing file for reading.
@@ -26,9 +31,15 @@ public final class HDF5File {
 
     /// Opens or creates the file at `path`.
     ///
+    /// - Parameter chunkCacheBytes: size of the cache of decompressed chunks kept per open
+    ///   dataset (HDF5's default is 1 MiB). A chunk larger than the cache is decompressed again
+    ///   on every read that touches it, so random row reads from a compressed dataset want room
+    ///   for at least one chunk, better a few.
+    ///
     /// Throws `HDF5Error` naming the path and HDF5's reason (missing file, not an HDF5 file,
     /// locked by another process, …).
-    public init(path: String, mode: Mode) throws {
+    public init(path: String, mode: Mode, chunkCacheBytes: Int? = nil) throws {
+        precondition(chunkCacheBytes.map { $0 >= 0 } ?? true, "chunkCacheBytes must be ≥ 0")
         HDF5Library.prepareCurrentThread()
         self.path = path
         self.mode = mode
@@ -44,6 +55,12 @@ public final class HDF5File {
         guard accessList >= 0 else { throw fail() }
         defer { _ = H5Pclose(accessList) }
         guard H5Pset_fclose_degree(accessList, H5F_CLOSE_STRONG) >= 0 else { throw fail() }
+        if let chunkCacheBytes {
+            // Slots: a prime well above the number of chunks that fit, as HDF5 recommends; the
+            // first argument (metadata cache elements) is ignored by HDF5 1.10.
+            let slots = 12_421
+            guard H5Pset_cache(accessList, 0, slots, chunkCacheBytes, 0.75) >= 0 else { throw fail() }
+        }
 
         let id: hid_t
         switch mode {

@@ -4,7 +4,7 @@ import _CHDF5
 ///
 /// Paths given to its methods are relative to this group and may contain `/` (`"grad/x"`); a path
 /// starting with `/` is taken from the root of the file.
-public final class HDF5Group: HDF5AttributeHolder {
+public final class HDF5Group: HDF5AttributeHolder, @unchecked Sendable {  // immutable; see HDF5File
     /// The file and the group's absolute path in it.
     public let location: HDF5Location
 

@@ -3,7 +3,7 @@ import _CHDF5
 /// Where an open group or dataset lives: its file and its absolute path inside it.
 ///
 /// Opaque apart from the two paths: the HDF5 identifier it carries never leaves this module.
-public struct HDF5Location: CustomStringConvertible {
+public struct HDF5Location: CustomStringConvertible, Sendable {
     /// The open file; kept alive by every object opened from it.
     let file: HDF5File
     let handle: HDF5Handle

@@ -117,3 +117,38 @@ func writeFixedLengthStringAttribute(path: String, name: String, text: String, s
     for (index, byte) in text.utf8.prefix(size).enumerated() { bytes[index] = byte }
     return H5Awrite(attribute, type, bytes) >= 0
 }
+
+@Test func stringDatasetsRoundTrip() throws {
+    try withTemporaryDirectory { directory in
+        let path = filePath(directory, "config.h5")
+        let config = "model:\n  d_model: 256\n  attention: flow   # Flow-Attention, ε = 1e-6\n"
+        do {
+            let file = try HDF5File(path: path, mode: .truncate)
+            let dataset = try file.root.createStringDataset("run/config", string: config)
+            #expect(dataset.elementType == .other("string") && dataset.shape == [])
+        }
+        let file = try HDF5File(path: path, mode: .readOnly)
+        #expect(try file.root.dataset("run/config").readString() == config)
+        let numbers = try HDF5File(path: filePath(directory, "n.h5"), mode: .truncate)
+            .root.createDataset("n", of: Int32.self, shape: [2])
+        #expect(expectHDF5Error { _ = try numbers.readString() }?.description
+            == "cannot read dataset \(filePath(directory, "n.h5")):/n: it has dtype int32, expected a string")
+    }
+}
+
+@Test func largeChunkCacheGivesTheSameRows() throws {
+    try withTemporaryDirectory { directory in
+        let path = filePath(directory, "cache.h5")
+        let values = (0..<20_000).map { Float($0) }
+        do {
+            try HDF5File(path: path, mode: .truncate).root
+                .createDataset("v", of: Float.self, shape: [5000, 4], chunkRows: 1000, gzipLevel: 1)
+                .write(values)
+        }
+        let dataset = try HDF5File(path: path, mode: .readOnly, chunkCacheBytes: 64 << 20).root.dataset("v")
+        for start in [4321, 17, 2999, 998] {
+            #expect(try dataset.readRows(start..<(start + 3), as: Float.self)
+                    == Array(values[start * 4 ..< (start + 3) * 4]))
+        }
+    }
+}
