@@ -9,11 +9,28 @@ struct HDF5ErrorStackEntry {
     /// The minor error message, e.g. `Not an HDF5 file`.
     var minor: String
 
-    /// One line: `detail (minor)`, newlines folded into spaces.
+    /// One line, newlines folded into spaces: `detail (minor)`, or for a failed system call
+    /// `what failed: the system's message`, e.g. `unable to open file: No such file or directory`.
     var line: String {
-        let text = minor.isEmpty || minor == detail ? detail : "\(detail) (\(minor))"
+        let text: String
+        if let systemMessage {
+            let what = detail.prefix { $0 != ":" && $0 != "," }
+            text = "\(what): \(systemMessage)" + (what.contains("lock") ? HDF5ErrorStackEntry.lockHint : "")
+        } else {
+            text = minor.isEmpty || minor == detail ? detail : "\(detail) (\(minor))"
+        }
         return text.split(whereSeparator: \.isNewline).joined(separator: " ")
     }
+
+    /// The `strerror` text HDF5 quotes after `error message = '` when a system call failed.
+    private var systemMessage: Substring? {
+        guard let start = detail.range(of: "error message = '")?.upperBound,
+              let end = detail[start...].firstIndex(of: "'") else { return nil }
+        return detail[start..<end]
+    }
+
+    private static let lockHint = " (another process has the file open for writing; on file "
+        + "systems without locks set HDF5_USE_FILE_LOCKING=FALSE)"
 }
 
 enum HDF5ErrorStack {

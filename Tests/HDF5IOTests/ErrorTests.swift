@@ -6,12 +6,29 @@ import Testing
     try withTemporaryDirectory { directory in
         let path = filePath(directory, "absent.h5")
         let error = expectHDF5Error { _ = try HDF5File(path: path, mode: .readOnly) }
-        #expect(error?.description.hasPrefix("cannot open file \(path): ") == true, "\(error?.description ?? "")")
-        #expect(error?.description.contains("No such file or directory") == true)
+        #expect(error?.description == "cannot open file \(path): unable to open file: No such file or directory")
         #expect(error?.description.contains("\n") == false)
         #expect(error?.hdf5Stack.isEmpty == false)
         // Read-write needs the file to exist too.
         #expect(expectHDF5Error { _ = try HDF5File(path: path, mode: .readWrite) } != nil)
+    }
+}
+
+@Test func fileLockedByAnotherWriter() throws {
+    try withTemporaryDirectory { directory in
+        let path = filePath(directory, "locked.h5")
+        do { _ = try HDF5File(path: path, mode: .truncate) }
+        // What a writer in another process holds: an exclusive flock on the file.
+        let descriptor = open(path, O_RDONLY)
+        #expect(descriptor >= 0)
+        defer { close(descriptor) }
+        #expect(flock(descriptor, LOCK_EX) == 0)
+        guard ProcessInfo.processInfo.environment["HDF5_USE_FILE_LOCKING"] == nil else { return }
+        let error = expectHDF5Error { _ = try HDF5File(path: path, mode: .readOnly) }
+        #expect(error?.description.hasPrefix(
+            "cannot open file \(path): unable to lock file: Resource temporarily unavailable (another process") == true,
+            "\(error?.description ?? "")")
+        #expect(error?.description.contains("HDF5_USE_FILE_LOCKING=FALSE") == true)
     }
 }
 
