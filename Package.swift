@@ -68,6 +68,7 @@ let package = Package(
         .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "HDF5IO"]),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "HDF5IO", "FlowModel"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "HDF5IO", "flowformer"]),
     ],
     swiftLanguageModes: [.v5]
