@@ -1,14 +1,28 @@
 import ArgumentParser
 import Foundation
 import MPIComm
+import Training
+
+// Exit statuses of `flowformer` (values in `Training.ExitStatus`; SPEC §6):
+//
+//   0   success
+//   1   error: one line on stderr names it (bad input, I/O, MPI, a failed self-test rank)
+//   2   usage: the command line could not be parsed or validated (one line on stderr)
+//   3   training diverged (non-finite loss or gradients too many times in a row)
+//   75  stopped on a signal after writing a checkpoint; rerun the same command to resume
+//       (EX_TEMPFAIL)
+//
+// Under mpirun/srun the launcher's status is the first non-zero status of any rank; when a rank
+// aborts the job (MPI_Abort) it is that rank's code.
 
 /// A `flowformer` subcommand. `execute()` holds only the action and returns the exit status;
 /// `CommandRunner` turns whatever it throws into one line on stderr and status 1, and finalises
 /// MPI if the command started it.
 protocol FlowformerCommand: ParsableCommand {
-    /// The action, run by every rank. Throw for any error (a one-line message is printed);
-    /// return `.failure` when the command has already reported why it failed.
-    func execute() throws -> ExitStatus
+    /// The action, run by every rank. Returns one of `ExitStatus`'s statuses. Throw for any
+    /// error (a one-line message is printed); return `ExitStatus.failure` when the command has
+    /// already reported why it failed.
+    func execute() throws -> Int32
 }
 
 extension FlowformerCommand {
@@ -16,12 +30,12 @@ extension FlowformerCommand {
     /// tests): a non-success status becomes a thrown `ExitCode`.
     mutating func run() throws {
         let status = try execute()
-        if status != .success { throw ExitCode(status.rawValue) }
+        if status != ExitStatus.success { throw ExitCode(status) }
     }
 }
 
 /// Runs one `flowformer` invocation from argument parsing to exit, so that every outcome is an
-/// `ExitStatus` with at most one line on stderr per rank, never a crash trace.
+/// exit status with at most one line on stderr per rank, never a crash trace.
 enum CommandRunner {
     /// Parses `arguments` (without the program name), runs the chosen command and exits.
     ///
@@ -37,7 +51,7 @@ enum CommandRunner {
                 Flowformer.exit(withError: error)  // help or version, on stdout
             }
             writeErrorLine("\(Flowformer.message(for: error)) (see '\(helpCommand(for: arguments))')")
-            exitProcess(.usage)
+            exitProcess(ExitStatus.usage)
         }
         exitProcess(run(command))
     }
@@ -54,21 +68,21 @@ enum CommandRunner {
     /// An error thrown by the action is printed as one line. If MPI is running with more than
     /// one rank, the job is then aborted (`MPI_Abort`, status 1): the other ranks may be waiting
     /// in a collective this rank will never join, and a clean shutdown would hang.
-    static func run(_ command: ParsableCommand) -> ExitStatus {
+    static func run(_ command: ParsableCommand) -> Int32 {
         do {
             var command = command
-            let status: ExitStatus
+            let status: Int32
             if let flowformerCommand = command as? FlowformerCommand {
                 status = try flowformerCommand.execute()
             } else {
                 try command.run()
-                status = .success
+                status = ExitStatus.success
             }
             try MPIRuntime.finalize()
             return status
         } catch let exitCode as ExitCode {
             try? MPIRuntime.finalize()
-            return ExitStatus(rawValue: exitCode.rawValue) ?? .failure
+            return exitCode.rawValue
         } catch {
             if Flowformer.exitCode(for: error) == .success {
                 try? MPIRuntime.finalize()
@@ -76,11 +90,11 @@ enum CommandRunner {
             }
             let line = oneLine(error)
             if MPIRuntime.isActive, let world = try? Communicator.world(), world.size > 1 {
-                world.abort(message: errorLinePrefix(world) + line, code: ExitStatus.failure.rawValue)
+                world.abort(message: errorLinePrefix(world) + line, code: ExitStatus.failure)
             }
             writeErrorLine(line)
             try? MPIRuntime.finalize()
-            return .failure
+            return ExitStatus.failure
         }
     }
 
@@ -105,8 +119,8 @@ enum CommandRunner {
     }
 
     /// Flushes stdout and ends the process with `status`.
-    static func exitProcess(_ status: ExitStatus) -> Never {
+    static func exitProcess(_ status: Int32) -> Never {
         fflush(stdout)
-        exit(status.rawValue)
+        exit(status)
     }
 }

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import ArgumentParser
 import MPIComm
+import Training
 
 /// `flowformer selftest`: checks, on every rank, that this installation's MPI works as the
 /// trainer uses it. Each rank prints one line,
@@ -51,7 +52,7 @@ struct SelftestCommand: FlowformerCommand {
         }
     }
 
-    func execute() throws -> ExitStatus {
+    func execute() throws -> Int32 {
         try MPIRuntime.initialize(threadLevel: .funneled)
         let world = try Communicator.world()
         try world.checkLauncherConsistency()
@@ -82,12 +83,12 @@ struct SelftestCommand: FlowformerCommand {
         let prefix = "rank \(world.rank)/\(world.size): "
         if failures.isEmpty {
             writeStdoutLine(prefix + "ok " + groups.map(\.name).joined(separator: " "))
-            return .success
+            return ExitStatus.success
         }
         let shown = failures.prefix(5).joined(separator: "; ")
         let more = failures.count > 5 ? "; and \(failures.count - 5) more" : ""
         writeStdoutLine(prefix + "FAILED " + shown + more)
-        return .failure
+        return ExitStatus.failure
     }
 
     /// The watchdog scenario: `stallRank` sleeps for `injectStallSeconds` while the others wait
