@@ -37,7 +37,8 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
 
         // Bindings and kernels
-        .target(name: "TensorKernels", dependencies: ["_COpenBLAS"], swiftSettings: swiftSettings),
+        .target(name: "TensorKernels", dependencies: ["_COpenBLAS"], exclude: ["README.md"],
+                swiftSettings: swiftSettings),
         .target(name: "MPIComm", dependencies: ["_CMPI"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "HDF5IO", dependencies: ["_CHDF5"], exclude: ["README.md"], swiftSettings: swiftSettings),
 
