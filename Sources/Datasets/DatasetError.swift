@@ -11,11 +11,13 @@ public struct DatasetError: Error, CustomStringConvertible, Sendable {
         self.description = description
     }
 
-    /// `file:/dataset row r: what`, `file:/dataset: what` or `file: what`.
-    static func at(_ file: String, _ dataset: String? = nil, row: Int? = nil, _ what: String) -> DatasetError {
-        var place = file
-        if let dataset { place += ":/\(dataset)" }
-        if let row { place += " row \(row)" }
-        return DatasetError("\(place): \(what)")
+    /// `file: what`.
+    static func at(_ file: String, _ what: String) -> DatasetError {
+        DatasetError("\(file): \(what)")
+    }
+
+    /// `file:/dataset row r: what` or `file:/dataset: what`.
+    static func at(_ file: String, dataset: String, row: Int? = nil, _ what: String) -> DatasetError {
+        DatasetError("\(file):/\(dataset)\(row.map { " row \($0)" } ?? ""): \(what)")
     }
 }

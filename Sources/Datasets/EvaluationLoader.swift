@@ -25,9 +25,11 @@ public final class EvaluationLoader {
         self.split = split
         self.sequenceLength = length
         partition = ValidationPartition(sampleCount: samples, worldSize: worldSize, rank: rank, batchSize: batchSize)
-        reader = BatchReader(split: split, capacity: batchSize, sequenceLength: length, augmentation: nil)
+        let reader = BatchReader(split: split, capacity: batchSize, sequenceLength: length, augmentation: nil)
+        self.reader = reader
         background = prefetch
-        batches = (0 ..< (prefetch ? 2 : 1)).map { _ in reader.makeBatch() }
+        let batches = (0 ..< (prefetch ? 2 : 1)).map { _ in reader.makeBatch() }
+        self.batches = batches
         prefetcher = EvaluationLoader.makePrefetcher(partition: partition, reader: reader,
                                                      batches: batches, background: prefetch)
     }

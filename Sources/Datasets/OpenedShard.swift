@@ -63,12 +63,12 @@ struct OpenedShard {
         for name in kind.requiredDatasets {
             guard root.exists(name) else {
                 let needed = kind.requiredDatasets.map { "/\($0)" }.joined(separator: " and ")
-                throw DatasetError.at(path, "missing dataset /\(name) (a \(kind.rawValue) file needs \(needed))")
+                throw DatasetError.at(path, "missing dataset /\(name) (kind \(kind.rawValue) needs \(needed))")
             }
             let dataset = try wrapped { try root.dataset(name) }
             let allowedTypes: [HDF5ElementType] = (kind == .images && name == "images") ? [.uint8] : Self.integerTypes
             guard allowedTypes.contains(dataset.elementType) else {
-                throw DatasetError.at(path, name, "dtype \(dataset.elementType), expected "
+                throw DatasetError.at(path, dataset: name, "dtype \(dataset.elementType), expected "
                                       + allowedTypes.map(\.description).joined(separator: ", "))
             }
             let ranks: [Int]
@@ -79,13 +79,13 @@ struct OpenedShard {
             }
             guard ranks.contains(dataset.shape.count) else {
                 let expected = ranks.map(String.init).joined(separator: " or ")
-                throw DatasetError.at(path, name, "rank \(dataset.shape.count) (shape \(dataset.shape)), expected \(expected)")
+                throw DatasetError.at(path, dataset: name, "rank \(dataset.shape.count) (shape \(dataset.shape)), expected \(expected)")
             }
             guard dataset.rowCount > 0 else {
-                throw DatasetError.at(path, name, "empty (shape \(dataset.shape))")
+                throw DatasetError.at(path, dataset: name, "empty (shape \(dataset.shape))")
             }
             guard dataset.shape.allSatisfy({ $0 > 0 }) else {
-                throw DatasetError.at(path, name, "shape \(dataset.shape) has a zero extent")
+                throw DatasetError.at(path, dataset: name, "shape \(dataset.shape) has a zero extent")
             }
             datasets[name] = dataset
         }
@@ -93,7 +93,7 @@ struct OpenedShard {
             let inputName = kind == .images ? "images" : "tokens"
             let inputRows = datasets[inputName]!.rowCount
             guard labels.rowCount == inputRows else {
-                throw DatasetError.at(path, "labels", "\(labels.rowCount) rows, but /\(inputName) has \(inputRows)")
+                throw DatasetError.at(path, dataset: "labels", "\(labels.rowCount) rows, but /\(inputName) has \(inputRows)")
             }
         }
         self.datasets = datasets

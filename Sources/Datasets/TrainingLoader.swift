@@ -58,10 +58,12 @@ public final class TrainingLoader {
             throw DatasetError("\(split.displayName): cannot start at \(position), an epoch has \(batchesPerEpoch) batches")
         }
         self.position = position
-        reader = BatchReader(split: split, capacity: order.localBatchSize, sequenceLength: length,
+        let reader = BatchReader(split: split, capacity: order.localBatchSize, sequenceLength: length,
                              augmentation: augmentation)
+        self.reader = reader
         background = prefetch
-        batches = (0 ..< (prefetch ? 2 : 1)).map { _ in reader.makeBatch() }
+        let batches = (0 ..< (prefetch ? 2 : 1)).map { _ in reader.makeBatch() }
+        self.batches = batches
         prefetcher = TrainingLoader.makePrefetcher(order: order, reader: reader, batches: batches,
                                                    start: position, background: prefetch)
     }
