@@ -43,7 +43,8 @@ let package = Package(
 
         // Model and optimisation
         .target(name: "FlowModel", dependencies: ["TensorKernels"], swiftSettings: swiftSettings),
-        .target(name: "Optimizers", dependencies: ["TensorKernels", "FlowModel"], swiftSettings: swiftSettings),
+        .target(name: "Optimizers", dependencies: ["TensorKernels", "FlowModel"], exclude: ["README.md"],
+                swiftSettings: swiftSettings),
 
         // Files
         .target(name: "Datasets", dependencies: ["HDF5IO", "TensorKernels"], swiftSettings: swiftSettings),
@@ -53,6 +54,7 @@ let package = Package(
         .target(name: "Training",
                 dependencies: ["MPIComm", "FlowModel", "Optimizers", "Datasets", "Checkpoints",
                                .product(name: "Yams", package: "Yams")],
+                exclude: ["Config/README.md"],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "flowformer",
                           dependencies: ["Training", "MPIComm", "HDF5IO", "Checkpoints", "Datasets",
