@@ -10,6 +10,7 @@ file is either complete or absent.
 import argparse
 import glob
 import os
+import subprocess
 
 import h5py
 import numpy as np
@@ -24,6 +25,14 @@ GZIP_LEVEL = 4
 # The oldest and newest object formats allowed: readable by HDF5 1.10 (the trainer's library),
 # whatever newer HDF5 h5py was built with.
 LIBVER = ("earliest", "v110")
+
+
+def run(main) -> None:
+    """Runs a packer's main, turning I/O and value errors into one line on stderr, exit status 1."""
+    try:
+        main()
+    except (OSError, ValueError, subprocess.CalledProcessError) as error:
+        raise SystemExit(f"pack.sh: {error}")
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, default_name: str) -> None:
