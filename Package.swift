@@ -39,7 +39,7 @@ let package = Package(
         // Bindings and kernels
         .target(name: "TensorKernels", dependencies: ["_COpenBLAS"], swiftSettings: swiftSettings),
         .target(name: "MPIComm", dependencies: ["_CMPI"], swiftSettings: swiftSettings),
-        .target(name: "HDF5IO", dependencies: ["_CHDF5"], swiftSettings: swiftSettings),
+        .target(name: "HDF5IO", dependencies: ["_CHDF5"], exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // Model and optimisation
         .target(name: "FlowModel", dependencies: ["TensorKernels"], swiftSettings: swiftSettings),
