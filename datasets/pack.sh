@@ -35,7 +35,7 @@ esac
 
 if ! "$python" -c 'import h5py, numpy' >/dev/null 2>&1; then
     echo "pack.sh: installing h5py and numpy with pip" >&2
-    "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore h5py numpy >&2
+    PIP_ROOT_USER_ACTION=ignore "$python" -m pip install --quiet --disable-pip-version-check h5py numpy >&2
 fi
 
 export PYTHONPATH="$here/packers${PYTHONPATH:+:$PYTHONPATH}"
