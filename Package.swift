@@ -49,7 +49,8 @@ let package = Package(
                 swiftSettings: swiftSettings),
 
         // Files
-        .target(name: "Datasets", dependencies: ["HDF5IO", "TensorKernels"], swiftSettings: swiftSettings),
+        .target(name: "Datasets", dependencies: ["HDF5IO", "TensorKernels"], exclude: ["README.md"],
+                swiftSettings: swiftSettings),
         .target(name: "Checkpoints", dependencies: ["HDF5IO", "FlowModel", "Optimizers"], swiftSettings: swiftSettings),
 
         // Coordinator and command
