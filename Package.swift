@@ -39,25 +39,30 @@ let package = Package(
         // Bindings and kernels
         .target(name: "TensorKernels", dependencies: ["_COpenBLAS"], exclude: ["README.md"],
                 swiftSettings: swiftSettings),
-        .target(name: "MPIComm", dependencies: ["_CMPI"], swiftSettings: swiftSettings),
-        .target(name: "HDF5IO", dependencies: ["_CHDF5"], swiftSettings: swiftSettings),
+        .target(name: "MPIComm", dependencies: ["_CMPI"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "HDF5IO", dependencies: ["_CHDF5"], exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // Model and optimisation
-        .target(name: "FlowModel", dependencies: ["TensorKernels"], swiftSettings: swiftSettings),
-        .target(name: "Optimizers", dependencies: ["TensorKernels", "FlowModel"], swiftSettings: swiftSettings),
+        .target(name: "FlowModel", dependencies: ["TensorKernels"], exclude: ["Attention/README.md"],
+                swiftSettings: swiftSettings),
+        .target(name: "Optimizers", dependencies: ["TensorKernels", "FlowModel"], exclude: ["README.md"],
+                swiftSettings: swiftSettings),
 
         // Files
-        .target(name: "Datasets", dependencies: ["HDF5IO", "TensorKernels"], swiftSettings: swiftSettings),
+        .target(name: "Datasets", dependencies: ["HDF5IO", "TensorKernels"], exclude: ["README.md"],
+                swiftSettings: swiftSettings),
         .target(name: "Checkpoints", dependencies: ["HDF5IO", "FlowModel", "Optimizers"], swiftSettings: swiftSettings),
 
         // Coordinator and command
         .target(name: "Training",
                 dependencies: ["MPIComm", "FlowModel", "Optimizers", "Datasets", "Checkpoints",
                                .product(name: "Yams", package: "Yams")],
+                exclude: ["Config/README.md"],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "flowformer",
                           dependencies: ["Training", "MPIComm", "HDF5IO", "Checkpoints", "Datasets",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          exclude: ["README.md"],
                           swiftSettings: swiftSettings),
 
         // Tests
@@ -67,6 +72,7 @@ let package = Package(
         .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "HDF5IO"]),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "HDF5IO", "FlowModel"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "HDF5IO", "flowformer"]),
     ],
     swiftLanguageModes: [.v5]
