@@ -128,7 +128,7 @@ import TensorKernels
         }
         #expect(next == table.count)
         // The hook ranges tile the buffer in layer order.
-        var ranges = [layout.embeddings] + layout.blocks + [layout.final]
+        var ranges = [layout.embeddings] + layout.blockRanges + [layout.final]
         #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == table.count)
         while ranges.count > 1 { let r = ranges.removeFirst(); #expect(r.upperBound == ranges[0].lowerBound) }
 

@@ -12,16 +12,8 @@ public enum MeanPool {
         _ x: UnsafePointer<Scalar>, into pooled: UnsafeMutablePointer<Scalar>,
         samples: Int, tokens: Int, dModel: Int
     ) {
-        let scale = 1 / Scalar(tokens)
         for b in 0..<samples {
-            let out = pooled + b &* dModel
-            out.update(repeating: 0, count: dModel)
-            let sample = x + b &* tokens &* dModel
-            for t in 0..<tokens {
-                let row = sample + t &* dModel
-                for c in 0..<dModel { out[c] += row[c] }
-            }
-            for c in 0..<dModel { out[c] *= scale }
+            meanOverRows(x + b &* tokens &* dModel, rows: tokens, cols: dModel, into: pooled + b &* dModel)
         }
     }
 
@@ -32,13 +24,11 @@ public enum MeanPool {
         dPooled: UnsafePointer<Scalar>, dX: UnsafeMutablePointer<Scalar>,
         samples: Int, tokens: Int, dModel: Int
     ) {
-        let scale = 1 / Scalar(tokens)
+        let inverseTokens = 1 / Scalar(tokens)
         for b in 0..<samples {
-            let source = dPooled + b &* dModel
             let sample = dX + b &* tokens &* dModel
             for t in 0..<tokens {
-                let row = sample + t &* dModel
-                for c in 0..<dModel { row[c] = source[c] * scale }
+                scale(dPooled + b &* dModel, by: inverseTokens, into: sample + t &* dModel, count: dModel)
             }
         }
     }

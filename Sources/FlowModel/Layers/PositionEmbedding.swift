@@ -15,7 +15,7 @@ public enum PositionEmbedding {
         let width = positions &* dModel
         for b in 0..<samples {
             let sample = x + b &* width
-            for i in 0..<width { sample[i] += table[i] }
+            add(sample, table, into: sample, count: width)
         }
     }
 
@@ -28,8 +28,7 @@ public enum PositionEmbedding {
     ) {
         let width = positions &* dModel
         for b in 0..<samples {
-            let sample = dX + b &* width
-            for i in 0..<width { dTable[i] += sample[i] }
+            add(dTable, dX + b &* width, into: dTable, count: width)
         }
     }
 }

@@ -19,7 +19,7 @@ public enum TokenEmbedding {
             let token = Int(tokens[r])
             precondition(token >= 0 && token < vocab,
                          "token id \(token) at row \(r) is outside the vocabulary 0..<\(vocab)")
-            (out + r &* dModel).update(from: table + token &* dModel, count: dModel)
+            copy(table + token &* dModel, into: out + r &* dModel, count: dModel)
         }
     }
 
@@ -32,9 +32,8 @@ public enum TokenEmbedding {
         rows: Int, dModel: Int
     ) {
         for r in 0..<rows {
-            let source = dOut + r &* dModel
             let target = dTable + Int(tokens[r]) &* dModel
-            for c in 0..<dModel { target[c] += source[c] }
+            add(target, dOut + r &* dModel, into: target, count: dModel)
         }
     }
 }
