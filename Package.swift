@@ -60,20 +60,21 @@ let package = Package(
                 exclude: ["Config/README.md"],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "flowformer",
-                          dependencies: ["Training", "MPIComm", "HDF5IO", "Checkpoints", "Datasets",
+                          dependencies: ["Training", "MPIComm", "HDF5IO", "Checkpoints", "Datasets", "FlowModel", "TensorKernels",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           exclude: ["README.md"],
                           swiftSettings: swiftSettings),
 
         // Tests
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
-        .testTarget(name: "MPICommTests", dependencies: ["MPIComm", "flowformer"]),
+        .testTarget(name: "MPICommTests", dependencies: ["MPIComm", "TestSupport", "flowformer"]),
         .testTarget(name: "HDF5IOTests", dependencies: ["HDF5IO"]),
         .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "HDF5IO"]),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "HDF5IO", "FlowModel"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "HDF5IO", "flowformer"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "HDF5IO", "TestSupport", "flowformer"]),
     ],
     swiftLanguageModes: [.v5]
 )
