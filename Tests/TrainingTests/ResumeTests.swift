@@ -47,7 +47,7 @@ extension EndToEnd {
 
         @Test func noResumeRefusesAUsedDirectory() throws {
             let run = try RunSetup("lm")
-            #expect(try run.train(ranks: 0, ["--set", "train.steps=2"]).status == 0)
+            #expect(try run.train(ranks: 0, ["--set", "train.steps=2", "--set", "train.warmup_steps=1"]).status == 0)
             let again = try run.train(ranks: 0, ["--no-resume"])
             #expect(again.status == 1)
             #expect(again.stderr.contains("already holds checkpoints"), "\(again)")
