@@ -10,6 +10,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 bin=${FLOWFORMER_BIN:-$(swift build -c release --show-bin-path)/flowformer}
 scratch=$(mktemp -d /tmp/flowformer-slurm-test.XXXXXX)
+chmod 755 "$scratch"
 cluster=$scratch/cluster
 fail() { echo "requeue-test: FAIL: $*" >&2; [ -f "$scratch/job.log" ] && sed 's/^/  job log: /' "$scratch/job.log" >&2; exit 1; }
 cleanup() { jobs/slurm/local-cluster.sh stop "$cluster" >/dev/null 2>&1 || true; rm -rf "$scratch"; }
@@ -58,6 +59,13 @@ for _ in $(seq 100); do
   [ "$state" = PENDING ] && break
   sleep 0.1
 done
+# Start it again at once (a requeued job otherwise waits about 2 minutes), once the old job
+# step has been cleaned up on the node.
+for _ in $(seq 300); do
+  [ -z "$(squeue --steps --noheader --jobs "$job" 2>/dev/null)" ] && break
+  sleep 0.1
+done
+sleep 2
 scontrol update JobId="$job" StartTime=now
 
 # Let the requeued job finish.
