@@ -1,5 +1,7 @@
 // Pointwise activations and their backward passes. Backward kernels write dx (they do not add).
-// All buffers are flat [count]; an output may be the same buffer as an input.
+// All buffers are flat [count]; an output may be the same buffer as an input (`mapElements`
+// keeps that case vectorised). Each activation's per-element math is a small function object
+// (`…Function`), so that it is always inlined into the loop (ElementwiseLoops.swift).
 
 // MARK: - Sigmoid (Flow-Attention's competition gate)
 
@@ -9,8 +11,15 @@
 public func sigmoid<Scalar: TensorScalar>(
     _ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>, count: Int
 ) {
-    var i = 0
-    while i < count { y[i] = 1 / (1 + Scalar.fastExp(-x[i])); i &+= 1 }
+    mapElements(x, into: y, count: count, SigmoidFunction<Scalar>())
+}
+
+/// σ(x) = 1 / (1 + e^(−x)) of one element.
+@usableFromInline
+struct SigmoidFunction<Scalar: TensorScalar>: ElementFunction1 {
+    @inlinable init() {}
+    @inlinable @inline(__always)
+    func callAsFunction(_ x: Scalar) -> Scalar { 1 / (1 + Scalar.fastExp(-x)) }
 }
 
 /// dx = dy · σ'(x) = dy · y · (1 − y), from the forward output y = σ(x).  y, dy, dx: [count]
@@ -19,8 +28,7 @@ public func sigmoidBackward<Scalar: TensorScalar>(
     output y: UnsafePointer<Scalar>, outputGradient dy: UnsafePointer<Scalar>,
     into dx: UnsafeMutablePointer<Scalar>, count: Int
 ) {
-    var i = 0
-    while i < count { let s = y[i]; dx[i] = dy[i] * s * (1 - s); i &+= 1 }
+    mapElements(y, dy, into: dx, count: count) { s, g in g * s * (1 - s) }
 }
 
 // MARK: - elu(x) + 1 (feature map of linear attention, Katharopoulos et al. 2020)
@@ -30,12 +38,17 @@ public func sigmoidBackward<Scalar: TensorScalar>(
 public func eluPlusOne<Scalar: TensorScalar>(
     _ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>, count: Int
 ) {
-    var i = 0
-    while i < count {
-        let v = x[i]
+    mapElements(x, into: y, count: count, ELUPlusOneFunction<Scalar>())
+}
+
+/// elu(x) + 1 of one element.
+@usableFromInline
+struct ELUPlusOneFunction<Scalar: TensorScalar>: ElementFunction1 {
+    @inlinable init() {}
+    @inlinable @inline(__always)
+    func callAsFunction(_ v: Scalar) -> Scalar {
         let negativeSide = Scalar.fastExp(v < 0 ? v : 0)  // eˣ, evaluated only where it is used
-        y[i] = v > 0 ? v + 1 : negativeSide
-        i &+= 1
+        return v > 0 ? v + 1 : negativeSide
     }
 }
 
@@ -46,12 +59,17 @@ public func eluPlusOneBackward<Scalar: TensorScalar>(
     input x: UnsafePointer<Scalar>, outputGradient dy: UnsafePointer<Scalar>,
     into dx: UnsafeMutablePointer<Scalar>, count: Int
 ) {
-    var i = 0
-    while i < count {
-        let v = x[i]
+    mapElements(x, dy, into: dx, count: count, ELUPlusOneBackwardFunction<Scalar>())
+}
+
+/// dy · d(elu(x)+1)/dx of one element.
+@usableFromInline
+struct ELUPlusOneBackwardFunction<Scalar: TensorScalar>: ElementFunction2 {
+    @inlinable init() {}
+    @inlinable @inline(__always)
+    func callAsFunction(_ v: Scalar, _ g: Scalar) -> Scalar {
         let derivative = v > 0 ? 1 : Scalar.fastExp(v < 0 ? v : 0)
-        dx[i] = dy[i] * derivative
-        i &+= 1
+        return g * derivative
     }
 }
 
@@ -63,30 +81,44 @@ public func eluPlusOneBackward<Scalar: TensorScalar>(
 public func gelu<Scalar: TensorScalar>(
     _ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>, count: Int
 ) {
-    let inverseSqrt2: Scalar = 0.70710678118654752440
-    var i = 0
-    while i < count {
-        let v = x[i]
-        y[i] = v * (0.5 + 0.5 * Scalar.fastErf(v * inverseSqrt2))
-        i &+= 1
+    mapElements(x, into: y, count: count, GELUFunction<Scalar>())
+}
+
+/// x · ½ · (1 + erf(x/√2)) of one element.
+@usableFromInline
+struct GELUFunction<Scalar: TensorScalar>: ElementFunction1 {
+    @inlinable init() {}
+    @inlinable @inline(__always)
+    func callAsFunction(_ v: Scalar) -> Scalar {
+        let inverseSqrt2: Scalar = 0.70710678118654752440
+        return v * (0.5 + 0.5 * Scalar.fastErf(v * inverseSqrt2))
     }
 }
 
 /// dx = dy · GELU'(x) = dy · (Φ(x) + x·φ(x)), with φ(x) = e^(−x²/2)/√(2π) the standard normal
 /// density.  x, dy, dx: [count]
+///
+/// One `fastErfAndGaussian(x/√2)` gives both Φ (through erf) and e^(−x²/2) (the exponential that
+/// erf's tail branch computes anyway), so the backward costs one exp, not two.
 @inlinable
 public func geluBackward<Scalar: TensorScalar>(
     input x: UnsafePointer<Scalar>, outputGradient dy: UnsafePointer<Scalar>,
     into dx: UnsafeMutablePointer<Scalar>, count: Int
 ) {
-    let inverseSqrt2: Scalar = 0.70710678118654752440
-    let inverseSqrt2Pi: Scalar = 0.39894228040143267794
-    var i = 0
-    while i < count {
-        let v = x[i]
-        let cdf = 0.5 + 0.5 * Scalar.fastErf(v * inverseSqrt2)
-        let density = inverseSqrt2Pi * Scalar.fastExp(-0.5 * v * v)
-        dx[i] = dy[i] * (cdf + v * density)
-        i &+= 1
+    mapElements(x, dy, into: dx, count: count, GELUBackwardFunction<Scalar>())
+}
+
+/// dy · (Φ(x) + x·φ(x)) of one element.
+@usableFromInline
+struct GELUBackwardFunction<Scalar: TensorScalar>: ElementFunction2 {
+    @inlinable init() {}
+    @inlinable @inline(__always)
+    func callAsFunction(_ v: Scalar, _ g: Scalar) -> Scalar {
+        let inverseSqrt2: Scalar = 0.70710678118654752440
+        let inverseSqrt2Pi: Scalar = 0.39894228040143267794
+        let (erf, gaussian) = Scalar.fastErfAndGaussian(v * inverseSqrt2)  // e^(−(v/√2)²) = e^(−v²/2)
+        let cdf = 0.5 + 0.5 * erf
+        let density = inverseSqrt2Pi * gaussian
+        return g * (cdf + v * density)
     }
 }

@@ -35,11 +35,10 @@ public func softmaxCrossEntropy<Scalar: TensorScalar>(
         let sumExp: Scalar
         if let dzAll = logitsGradient {
             let dz = dzAll + i &* classes
-            var j = 0
-            while j < classes { dz[j] = Scalar.fastExp(z[j] - rowMax); j &+= 1 }
+            mapElements(z, into: dz, count: classes, ShiftedExponentialFunction(shift: rowMax))
             sumExp = laneSum(count: classes) { dz[$0] }
             let factor = scale / sumExp
-            j = 0
+            var j = 0
             while j < classes { dz[j] *= factor; j &+= 1 }
             dz[target] -= scale
         } else {

@@ -1,6 +1,7 @@
 // Elementwise kernels over flat buffers. Every function takes raw pointers and an explicit element
 // count; outputs may be the same buffer as an input (in-place), never a partial overlap.
-// Loops index with `&+` so release builds vectorise them.
+// Loops index with `&+` so release builds vectorise them; kernels that may run in place go
+// through `mapElements` (ElementwiseLoops.swift), which keeps the in-place case vectorised too.
 
 /// out[i] = a[i] + b[i].  a, b, out: [count]
 @inlinable
@@ -8,8 +9,7 @@ public func add<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>,
     into out: UnsafeMutablePointer<Scalar>, count: Int
 ) {
-    var i = 0
-    while i < count { out[i] = a[i] + b[i]; i &+= 1 }
+    mapElements(a, b, into: out, count: count) { $0 + $1 }
 }
 
 /// out[i] = a[i] − b[i].  a, b, out: [count]
@@ -18,8 +18,7 @@ public func subtract<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>,
     into out: UnsafeMutablePointer<Scalar>, count: Int
 ) {
-    var i = 0
-    while i < count { out[i] = a[i] - b[i]; i &+= 1 }
+    mapElements(a, b, into: out, count: count) { $0 - $1 }
 }
 
 /// out[i] = a[i] · b[i].  a, b, out: [count]
@@ -28,8 +27,7 @@ public func multiply<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>,
     into out: UnsafeMutablePointer<Scalar>, count: Int
 ) {
-    var i = 0
-    while i < count { out[i] = a[i] * b[i]; i &+= 1 }
+    mapElements(a, b, into: out, count: count) { $0 * $1 }
 }
 
 /// out[i] = α · x[i].  x, out: [count]
@@ -38,8 +36,7 @@ public func scale<Scalar: TensorScalar>(
     _ x: UnsafePointer<Scalar>, by alpha: Scalar,
     into out: UnsafeMutablePointer<Scalar>, count: Int
 ) {
-    var i = 0
-    while i < count { out[i] = alpha * x[i]; i &+= 1 }
+    mapElements(x, into: out, count: count) { alpha * $0 }
 }
 
 /// y[i] += α · x[i]  (BLAS axpy).  x, y: [count]
@@ -87,6 +84,14 @@ public func fill<Scalar: TensorScalar>(
 public func exponential<Scalar: TensorScalar>(
     _ x: UnsafePointer<Scalar>, into out: UnsafeMutablePointer<Scalar>, count: Int
 ) {
-    var i = 0
-    while i < count { out[i] = Scalar.fastExp(x[i]); i &+= 1 }
+    mapElements(x, into: out, count: count, ShiftedExponentialFunction(shift: 0))
+}
+
+/// e^(x − shift) of one element (softmax and cross-entropy subtract the row maximum).
+@usableFromInline
+struct ShiftedExponentialFunction<Scalar: TensorScalar>: ElementFunction1 {
+    @usableFromInline let shift: Scalar
+    @inlinable init(shift: Scalar) { self.shift = shift }
+    @inlinable @inline(__always)
+    func callAsFunction(_ x: Scalar) -> Scalar { Scalar.fastExp(x - shift) }
 }

@@ -26,8 +26,7 @@ public func layerNorm<Scalar: TensorScalar>(
         let mu = sum(xRow, count: cols) * inverseCols
         let variance = laneSum(count: cols) { let d = xRow[$0] - mu; return d * d } * inverseCols
         let r = 1 / (variance + epsilon).squareRoot()
-        var j = 0
-        while j < cols { yRow[j] = (xRow[j] - mu) * r * weight[j] + bias[j]; j &+= 1 }
+        mapElements(xRow, weight, bias, into: yRow, count: cols) { v, w, b in (v - mu) * r * w + b }
         mean?[i] = mu
         rstd?[i] = r
     }
@@ -60,14 +59,19 @@ public func layerNormBackward<Scalar: TensorScalar>(
         let sumG = laneSum(count: cols) { dyRow[$0] * weight[$0] }
         let sumGN = laneSum(count: cols) { dyRow[$0] * weight[$0] * ((xRow[$0] - mu) * r) }
         let meanG = sumG * inverseCols, meanGN = sumGN * inverseCols
+        // Parameter gradients first: dx may be dy, and this row of dy is still needed here.
         var j = 0
         while j < cols {
-            let n = (xRow[j] - mu) * r
             let d = dyRow[j]
             dbias[j] += d
-            dweight[j] += d * n
-            dxRow[j] = r * (d * weight[j] - meanG - n * meanGN)
+            dweight[j] += d * ((xRow[j] - mu) * r)
             j &+= 1
+        }
+        // dx = r·(g − mean g − n·mean(g·n)); a separate loop so that the in-place case
+        // (dx = dy) vectorises (`mapElements`).
+        mapElements(xRow, dyRow, weight, into: dxRow, count: cols) { xv, d, w in
+            let n = (xv - mu) * r
+            return r * (d * w - meanG - n * meanGN)
         }
     }
 }

@@ -36,10 +36,9 @@ func softmaxRow<Scalar: TensorScalar>(
     _ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>, count: Int
 ) {
     let rowMax = laneMaximum(x, count: count)
-    var j = 0
-    while j < count { y[j] = Scalar.fastExp(x[j] - rowMax); j &+= 1 }
+    mapElements(x, into: y, count: count, ShiftedExponentialFunction(shift: rowMax))
     let inverseSum = 1 / laneSum(count: count) { y[$0] }
-    j = 0
+    var j = 0
     while j < count { y[j] *= inverseSum; j &+= 1 }
 }
 
@@ -53,7 +52,6 @@ public func softmaxRowsBackward<Scalar: TensorScalar>(
     for i in 0..<rows {
         let yRow = y + i &* cols, dyRow = dy + i &* cols, dxRow = dx + i &* cols
         let projection = dot(dyRow, yRow, count: cols)
-        var j = 0
-        while j < cols { dxRow[j] = yRow[j] * (dyRow[j] - projection); j &+= 1 }
+        mapElements(yRow, dyRow, into: dxRow, count: cols) { p, g in p * (g - projection) }
     }
 }

@@ -24,6 +24,9 @@ where Self.RawSignificand: FixedWidthInteger {
     /// erf(x) for kernels. Float: `Float.polynomialErf` (absolute error ≤ 1.5·10⁻⁷);
     /// Double: libm `erf`.
     static func fastErf(_ x: Self) -> Self
+    /// (erf(x), e^(−x²)) for kernels that need both (GELU's backward). Float:
+    /// `Float.polynomialErfAndGaussian` (the Gaussian is exactly 0 for |x| > 6); Double: libm.
+    static func fastErfAndGaussian(_ x: Self) -> (erf: Self, gaussian: Self)
 
     /// Row-major C = alpha·op(A)·op(B) + beta·C with BLAS leading dimensions.
     static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
@@ -43,6 +46,9 @@ extension Float: TensorScalar {
     @inlinable @inline(__always) public static func sqrt(_ x: Float) -> Float { x.squareRoot() }
     @inlinable @inline(__always) public static func fastExp(_ x: Float) -> Float { polynomialExp(x) }
     @inlinable @inline(__always) public static func fastErf(_ x: Float) -> Float { polynomialErf(x) }
+    @inlinable @inline(__always) public static func fastErfAndGaussian(_ x: Float) -> (erf: Float, gaussian: Float) {
+        polynomialErfAndGaussian(x)
+    }
 
     public static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
                                 alpha: Float, a: UnsafePointer<Float>, lda: Int,
@@ -62,6 +68,9 @@ extension Double: TensorScalar {
     @inlinable @inline(__always) public static func sqrt(_ x: Double) -> Double { x.squareRoot() }
     @inlinable @inline(__always) public static func fastExp(_ x: Double) -> Double { Glibc.exp(x) }
     @inlinable @inline(__always) public static func fastErf(_ x: Double) -> Double { Glibc.erf(x) }
+    @inlinable @inline(__always) public static func fastErfAndGaussian(_ x: Double) -> (erf: Double, gaussian: Double) {
+        (Glibc.erf(x), Glibc.exp(-x * x))
+    }
 
     public static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
                                 alpha: Double, a: UnsafePointer<Double>, lda: Int,
