@@ -84,3 +84,58 @@ func applySigmoid<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, into y: Unsa
                                         count: Int) {
     for e in 0..<count { y[e] = logisticSigmoid(x[e]) }
 }
+
+/// x_c += ε
+@inline(__always)
+func shiftInPlace<Scalar: TensorScalar>(_ x: UnsafeMutablePointer<Scalar>, by epsilon: Scalar, count: Int) {
+    var c = 0
+    while c < count { x[c] += epsilon; c &+= 1 }
+}
+
+/// y_c = clamp(x_c, −1, 1); NaN stays NaN.
+@inline(__always)
+func clampToUnit<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>,
+                                       count: Int) {
+    var c = 0
+    while c < count { let v = x[c]; y[c] = v < -1 ? -1 : (v > 1 ? 1 : v); c &+= 1 }
+}
+
+/// y_c = alpha · x_c
+@inline(__always)
+func scaleCopy<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, by alpha: Scalar,
+                                     into y: UnsafeMutablePointer<Scalar>, count: Int) {
+    var c = 0
+    while c < count { y[c] = alpha * x[c]; c &+= 1 }
+}
+
+/// sum_c += Σ over `rows` rows (stride `rowStride`) of `width` columns, rows added in order.
+@inline(__always)
+func columnSums<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, rows: Int, width: Int, rowStride: Int,
+                                      accumulatingInto sum: UnsafeMutablePointer<Scalar>) {
+    var row = x
+    for _ in 0..<rows {
+        var c = 0
+        while c < width { sum[c] += row[c]; c &+= 1 }
+        row += rowStride
+    }
+}
+
+/// Σ_c u_c · w_c over two d_h × d_h (or any) contiguous blocks, in eight lanes.
+@inline(__always)
+func frobeniusProduct<Scalar: TensorScalar>(_ u: UnsafePointer<Scalar>, _ w: UnsafePointer<Scalar>,
+                                            count: Int) -> Scalar {
+    dot(u, w, count: count)
+}
+
+/// Reads one element per 64-byte cache line of x[0 ..< count] in order and returns their sum:
+/// a sequential pass that makes the hardware prefetcher bring a block into cache before a GEMM
+/// reads it column block by column block (one strided miss per row and head otherwise). The
+/// caller stores the result somewhere so the loads are kept.
+@inline(__always)
+func touchCacheLines<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, count: Int) -> Scalar {
+    let step = max(1, 64 / MemoryLayout<Scalar>.stride)
+    var total: Scalar = 0
+    var c = 0
+    while c < count { total += x[c]; c &+= step }
+    return total
+}

@@ -12,22 +12,38 @@ import TensorKernels
 ///     A_i = alloc_i · a_i · Q_iᵀ · Σ_j K_j ⊗ (comp_j v_j)           O((L + S)·d_h²)
 ///
 /// with ε = 1e-6 added to every element of both factors of the "(u + ε)·(w + ε)" dot products.
-/// See `shared/spec/flow-attention.md`. The elementwise work is fused into a few passes over
-/// each head's rows; the two d_h × d_h products run on BLAS with strided (leading dimension D)
-/// views of the [B, L, D] rows, so heads are never copied out.
+/// See `shared/spec/flow-attention.md`.
+///
+/// How the work is laid out (README "Flow-Attention"): one batch element at a time, four sweeps
+/// over its rows, each in blocks of `rowBlock` rows that stay in cache, every head of a row
+/// handled together:
+///
+///     1. sources: K = σ(k), Σ K
+///     2. sinks:   Q = σ(q), Σ Q, a_i, Σ a Q
+///     3. sources: b_j, Σ b K, Ô_j, e_j = exp(clamp Ô_j), e_j v_j, KV += Kᵀ (e ⊙ v) per block (BLAS)
+///     4. sinks:   alloc_i, s_i Q_i with s_i = alloc_i a_i, A = (s Q) · KV per block (BLAS)
+///
+/// The softmax normaliser ν = S / Σ_j e_j is known only after sweep 3, so the saved values are
+/// e_j v_j (not comp_j v_j) and ν scales KV and `competition` afterwards. σ and exp run as
+/// vectorised whole-block kernels. Batch elements are independent and run on the threads of a
+/// `WorkerPool`; results do not depend on the number of threads.
 public final class FlowAttention<Scalar: TensorScalar>: AttentionCore {
     public let shape: AttentionShape
     /// ε of the flow equations.
     public static var epsilon: Scalar { 1e-6 }
+    /// Rows per block of the sweeps (the GEMMs on a block have k or m = rowBlock).
+    static var rowBlock: Int { 64 }
 
-    // Saved by forward for backward. Per-head scalars are [B, H, L or S], per-head vectors [B, H, d_h].
+    // Saved by forward for backward. Per-head scalars are [B, H, L or S], per-head vectors
+    // [B, H, d_h] (the same memory as [B, D]: head h at columns h·d_h ..< (h+1)·d_h).
     let sinkKernel: Tensor<Scalar>        // Q = σ(q)          [B, L, D]
     let sourceKernel: Tensor<Scalar>      // K = σ(k)          [B, S, D]
-    let weightedValues: Tensor<Scalar>    // comp_j · v_j      [B, S, D]
+    let weightedValues: Tensor<Scalar>    // e_j · v_j         [B, S, D]   (comp_j v_j = ν e_j v_j)
+    let competitionScale: Tensor<Scalar>  // ν = S / Σ_j e_j   [B, H]
     let sinkIncoming: Tensor<Scalar>      // a_i = 1 / I_i     [B, H, L]
     let sourceOutgoing: Tensor<Scalar>    // b_j = 1 / O_j     [B, H, S]
     let allocation: Tensor<Scalar>        // alloc_i           [B, H, L]
-    let competition: Tensor<Scalar>       // comp_j            [B, H, S]
+    let competition: Tensor<Scalar>       // comp_j = ν e_j    [B, H, S]
     let conservedSource: Tensor<Scalar>   // Ô_j before clamp  [B, H, S]
     let sinkSum: Tensor<Scalar>           // Σ_i Q_i + ε       [B, H, d_h]
     let sourceSum: Tensor<Scalar>         // Σ_j K_j + ε       [B, H, d_h]
@@ -35,12 +51,28 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore {
     let weightedSourceSum: Tensor<Scalar> // Σ_j b_j K_j + ε   [B, H, d_h]
     let keyValue: Tensor<Scalar>          // Σ_j K_j ⊗ comp_j v_j  [B, H, d_h, d_h]
 
-    // Backward workspaces, one head at a time.
-    let scaledOutputGradient: Tensor<Scalar>  // alloc_i a_i · dA_i   [L, d_h]
-    let keyValueGradient: Tensor<Scalar>      // dKV                  [d_h, d_h]
-    let scaleGradient: Tensor<Scalar>         // d(alloc_i a_i)       [L]
-    let competitionGradient: Tensor<Scalar>   // d comp_j             [S]
-    let vectorGradients: Tensor<Scalar>       // dΣaQ, dΣbK, dΣQ, dΣK [4, d_h]
+    /// Scratch for one batch element at a time; one per worker thread.
+    final class Workspace {
+        let blockRows: Tensor<Scalar>             // s_i Q_i (forward), s_i dA_i (backward)  [rowBlock, D]
+        let blockProducts: Tensor<Scalar>         // M = dA · KVᵀ of one block (backward)    [rowBlock, D]
+        let keyValueGradient: Tensor<Scalar>      // dKV                  [H, d_h, d_h]
+        let scaleGradient: Tensor<Scalar>         // ds_i = d(alloc_i a_i) · …   [H, L]
+        let vectorGradients: Tensor<Scalar>       // dΣaQ, dΣbK, dΣQ, dΣK [4, D]
+        let headScalars: Tensor<Scalar>           // Σ_j e_j (forward), mean of comp ⊙ dcomp (backward)  [H]
+        let touchSink: Tensor<Scalar>             // where `touchCacheLines` results go  [1]
+
+        init(_ shape: AttentionShape, rowBlock: Int) {
+            let (l, d, h, dh) = (shape.queryLength, shape.modelWidth, shape.heads, shape.headWidth)
+            blockRows = Tensor(rowBlock, d)
+            blockProducts = Tensor(rowBlock, d)
+            keyValueGradient = Tensor(h, dh, dh)
+            scaleGradient = Tensor(h, l)
+            vectorGradients = Tensor(4, d)
+            headScalars = Tensor(h)
+            touchSink = Tensor(1)
+        }
+    }
+    let workspaces: WorkerPool<Workspace>
 
     var hasForward = false
 
@@ -52,6 +84,7 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore {
         sinkKernel = Tensor(b, l, d)
         sourceKernel = Tensor(b, s, d)
         weightedValues = Tensor(b, s, d)
+        competitionScale = Tensor(b, h)
         sinkIncoming = Tensor(b, h, l)
         sourceOutgoing = Tensor(b, h, s)
         allocation = Tensor(b, h, l)
@@ -62,99 +95,153 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore {
         weightedSinkSum = Tensor(b, h, dh)
         weightedSourceSum = Tensor(b, h, dh)
         keyValue = Tensor(b, h, dh, dh)
-        scaledOutputGradient = Tensor(l, dh)
-        keyValueGradient = Tensor(dh, dh)
-        scaleGradient = Tensor(l)
-        competitionGradient = Tensor(s)
-        vectorGradients = Tensor(4, dh)
+        let rowBlock = Self.rowBlock
+        workspaces = WorkerPool(tasks: b) { Workspace(shape, rowBlock: rowBlock) }
     }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func forward(queries: UnsafePointer<Scalar>, keys: UnsafePointer<Scalar>,
                         values: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>) {
-        applySigmoid(queries, into: sinkKernel.pointer, count: shape.queryElements)
-        applySigmoid(keys, into: sourceKernel.pointer, count: shape.keyElements)
-        for b in 0..<shape.batch {
-            for h in 0..<shape.heads {
-                forwardHead(batch: b, head: h, values: values, output: output)
+        withExtendedLifetime(self) {
+            workspaces.run { b, workspace in
+                self.forwardSample(b, workspace: workspace, queries: queries, keys: keys, values: values,
+                                   output: output)
             }
         }
         hasForward = true
     }
 
-    private func forwardHead(batch b: Int, head h: Int, values: UnsafePointer<Scalar>,
-                             output: UnsafeMutablePointer<Scalar>) {
-        let eps = Self.epsilon
-        let (l, s, d, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth, shape.headWidth)
-        let headIndex = b &* shape.heads &+ h
-        // Row 0 of this head in the [B, L, D] / [B, S, D] activations; rows are D apart.
-        let sinkRows = b &* l &* d &+ h &* dh
-        let sourceRows = b &* s &* d &+ h &* dh
-        let Q = UnsafePointer(sinkKernel.pointer + sinkRows)
-        let K = UnsafePointer(sourceKernel.pointer + sourceRows)
-        let v = values + sourceRows
-        let weightedV = weightedValues.pointer + sourceRows
-        let a = sinkIncoming.pointer + headIndex &* l
-        let bOut = sourceOutgoing.pointer + headIndex &* s
-        let alloc = allocation.pointer + headIndex &* l
-        let comp = competition.pointer + headIndex &* s
-        let conserved = conservedSource.pointer + headIndex &* s
-        let sumQ = sinkSum.pointer + headIndex &* dh
-        let sumK = sourceSum.pointer + headIndex &* dh
-        let sumAQ = weightedSinkSum.pointer + headIndex &* dh
-        let sumBK = weightedSourceSum.pointer + headIndex &* dh
-        let kv = keyValue.pointer + headIndex &* dh &* dh
+    private func forwardSample(_ b: Int, workspace: Workspace, queries: UnsafePointer<Scalar>,
+                               keys: UnsafePointer<Scalar>, values: UnsafePointer<Scalar>,
+                               output: UnsafeMutablePointer<Scalar>) {
+        let eps = Self.epsilon, rowBlock = Self.rowBlock
+        let (l, s, d, heads, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth, shape.heads,
+                                    shape.headWidth)
+        // This batch element's rows: [L, D] / [S, D]; its per-head scalars: [H, L] / [H, S].
+        let q = queries + b &* l &* d, k = keys + b &* s &* d, v = values + b &* s &* d
+        let Q = sinkKernel.pointer + b &* l &* d
+        let K = sourceKernel.pointer + b &* s &* d
+        let weightedV = weightedValues.pointer + b &* s &* d
+        let out = output + b &* l &* d
+        let a = sinkIncoming.pointer + b &* heads &* l
+        let bOut = sourceOutgoing.pointer + b &* heads &* s
+        let alloc = allocation.pointer + b &* heads &* l
+        let comp = competition.pointer + b &* heads &* s
+        let conserved = conservedSource.pointer + b &* heads &* s
+        let nu = competitionScale.pointer + b &* heads
+        let sumQ = sinkSum.pointer + b &* d              // [H, d_h] = [D]
+        let sumK = sourceSum.pointer + b &* d
+        let sumAQ = weightedSinkSum.pointer + b &* d
+        let sumBK = weightedSourceSum.pointer + b &* d
+        let kv = keyValue.pointer + b &* heads &* dh &* dh
+        let scaledRows = workspace.blockRows.pointer    // s_i Q_i of one block  [rowBlock, D]
+        let expSum = workspace.headScalars.pointer      // Σ_j e_j               [H]
 
-        // Σ_i Q_i + ε and Σ_j K_j + ε
-        columnSums(Q, rows: l, width: dh, rowStride: d, into: sumQ)
-        columnSums(K, rows: s, width: dh, rowStride: d, into: sumK)
-        for c in 0..<dh { sumQ[c] += eps; sumK[c] += eps }
-
-        // a_i = 1 / (Q_i + ε)·(ΣK + ε);  Σ_i a_i Q_i
-        sumAQ.update(repeating: 0, count: dh)
-        for i in 0..<l {
-            let row = Q + i &* d
-            a[i] = 1 / shiftedDot(row, plus: eps, UnsafePointer(sumK), count: dh)
-            addScaled(a[i], row, to: sumAQ, count: dh)
+        // 1. Sources: K = σ(k) and Σ_j K_j + ε.
+        sumK.update(repeating: 0, count: d)
+        for start in stride(from: 0, to: s, by: rowBlock) {
+            let rows = min(rowBlock, s &- start), first = start &* d
+            sigmoid(k + first, into: K + first, count: rows &* d)
+            columnSums(UnsafePointer(K + first), rows: rows, width: d, rowStride: d, accumulatingInto: sumK)
         }
-        // b_j = 1 / (K_j + ε)·(ΣQ + ε);  Σ_j b_j K_j
-        sumBK.update(repeating: 0, count: dh)
-        for j in 0..<s {
-            let row = K + j &* d
-            bOut[j] = 1 / shiftedDot(row, plus: eps, UnsafePointer(sumQ), count: dh)
-            addScaled(bOut[j], row, to: sumBK, count: dh)
-        }
-        for c in 0..<dh { sumAQ[c] += eps; sumBK[c] += eps }
+        shiftInPlace(sumK, by: eps, count: d)
 
-        // alloc_i = σ(Î_i · L/S)
+        // 2. Sinks: Q = σ(q), Σ_i Q_i + ε, a_i = 1 / (Q_i + ε)·(ΣK + ε), Σ_i a_i Q_i + ε.
+        sumQ.update(repeating: 0, count: d)
+        sumAQ.update(repeating: 0, count: d)
+        for start in stride(from: 0, to: l, by: rowBlock) {
+            let rows = min(rowBlock, l &- start), first = start &* d
+            sigmoid(q + first, into: Q + first, count: rows &* d)
+            for i in start..<(start &+ rows) {
+                let row = UnsafePointer(Q + i &* d)
+                addScaled(1, row, to: sumQ, count: d)
+                for h in 0..<heads {
+                    let o = h &* dh
+                    let ai = 1 / shiftedDot(row + o, plus: eps, UnsafePointer(sumK + o), count: dh)
+                    a[h &* l &+ i] = ai
+                    addScaled(ai, row + o, to: sumAQ + o, count: dh)
+                }
+            }
+        }
+        shiftInPlace(sumQ, by: eps, count: d)
+        shiftInPlace(sumAQ, by: eps, count: d)
+
+        // 3. Sources: b_j, Σ_j b_j K_j + ε, Ô_j, e_j = exp(clamp(Ô_j)) (|Ô| ≤ 1: no max
+        //    subtraction needed), e_j v_j and KV = Kᵀ · (e ⊙ v), block by block.
+        sumBK.update(repeating: 0, count: d)
+        expSum.update(repeating: 0, count: heads)
+        for start in stride(from: 0, to: s, by: rowBlock) {
+            let rows = min(rowBlock, s &- start)
+            for j in start..<(start &+ rows) {
+                let row = UnsafePointer(K + j &* d)
+                for h in 0..<heads {
+                    let o = h &* dh, index = h &* s &+ j
+                    let bj = 1 / shiftedDot(row + o, plus: eps, UnsafePointer(sumQ + o), count: dh)
+                    bOut[index] = bj
+                    addScaled(bj, row + o, to: sumBK + o, count: dh)
+                    conserved[index] = shiftedDot(row + o, plus: eps, UnsafePointer(sumAQ + o), count: dh)
+                }
+            }
+            for h in 0..<heads {
+                let index = h &* s &+ start
+                clampToUnit(conserved + index, into: comp + index, count: rows)
+                exponential(comp + index, into: comp + index, count: rows)
+                expSum[h] += sum(comp + index, count: rows)
+            }
+            for j in start..<(start &+ rows) {
+                let from = v + j &* d, to = weightedV + j &* d
+                for h in 0..<heads {
+                    let o = h &* dh
+                    scaleCopy(from + o, by: comp[h &* s &+ j], into: to + o, count: dh)
+                }
+            }
+            for h in 0..<heads {
+                let o = start &* d &+ h &* dh, beta: Scalar = start == 0 ? 0 : 1
+                matmul(K + o, transposeA: true, UnsafePointer(weightedV + o), into: kv + h &* dh &* dh,
+                       m: dh, n: dh, k: rows, lda: d, ldb: d, ldc: dh, beta: beta)
+            }
+        }
+        shiftInPlace(sumBK, by: eps, count: d)
+        // comp_j = ν e_j and KV scaled by ν, ν = S / Σ_j e_j.
+        for h in 0..<heads {
+            let scaleH = Scalar(s) / expSum[h]
+            nu[h] = scaleH
+            scale(comp + h &* s, by: scaleH, into: comp + h &* s, count: s)
+            scale(kv + h &* dh &* dh, by: scaleH, into: kv + h &* dh &* dh, count: dh &* dh)
+        }
+
+        // 4. Sinks: alloc_i = σ(Î_i · L/S), then A = (s ⊙ Q) · KV with s_i = alloc_i a_i.
         let ratio = Scalar(l) / Scalar(s)
-        for i in 0..<l {
-            let conservedSink = shiftedDot(Q + i &* d, plus: eps, UnsafePointer(sumBK), count: dh)
-            alloc[i] = logisticSigmoid(conservedSink * ratio)
+        for start in stride(from: 0, to: l, by: rowBlock) {
+            let rows = min(rowBlock, l &- start)
+            for i in start..<(start &+ rows) {
+                let row = UnsafePointer(Q + i &* d)
+                for h in 0..<heads {
+                    let o = h &* dh
+                    alloc[h &* l &+ i] = shiftedDot(row + o, plus: eps, UnsafePointer(sumBK + o), count: dh) * ratio
+                }
+            }
+            for h in 0..<heads {
+                let headAlloc = alloc + (h &* l &+ start)
+                sigmoid(headAlloc, into: headAlloc, count: rows)
+            }
+            for i in start..<(start &+ rows) {
+                let row = UnsafePointer(Q + i &* d), scaled = scaledRows + (i &- start) &* d
+                for h in 0..<heads {
+                    let o = h &* dh, index = h &* l &+ i
+                    scaleCopy(row + o, by: alloc[index] * a[index], into: scaled + o, count: dh)
+                }
+            }
+            // The output block is zeroed in one sequential pass and the GEMMs add into it
+            // (beta = 1): BLAS's own zeroing (beta = 0) would touch each head's columns of every
+            // row separately, a strided miss per row for a block that is not yet in cache.
+            out.advanced(by: start &* d).update(repeating: 0, count: rows &* d)
+            for h in 0..<heads {
+                let o = h &* dh, sinkOffset = start &* d &+ o
+                matmul(UnsafePointer(scaledRows + o), UnsafePointer(kv + h &* dh &* dh), into: out + sinkOffset,
+                       m: rows, n: dh, k: dh, lda: d, ldb: dh, ldc: d, beta: 1)
+            }
         }
-        // comp_j = S · softmax_j(clamp(Ô_j)); |Ô| ≤ 1 so exp needs no max subtraction.
-        var expSum: Scalar = 0
-        for j in 0..<s {
-            let raw = shiftedDot(K + j &* d, plus: eps, UnsafePointer(sumAQ), count: dh)
-            conserved[j] = raw
-            let e = Scalar.exp(min(max(raw, -1), 1))
-            comp[j] = e
-            expSum += e
-        }
-        let normaliser = Scalar(s) / expSum
-        for j in 0..<s {
-            comp[j] *= normaliser
-            let from = v + j &* d, to = weightedV + j &* d
-            for c in 0..<dh { to[c] = comp[j] * from[c] }
-        }
-
-        // KV = Kᵀ · (comp ⊙ v)   [d_h, d_h]
-        matmul(K, transposeA: true, UnsafePointer(weightedV), into: kv, m: dh, n: dh, k: s,
-               lda: d, ldb: d, ldc: dh)
-        // A = diag(alloc ⊙ a) · Q · KV, written into this head's columns of the output.
-        let out = output + sinkRows
-        matmul(Q, UnsafePointer(kv), into: out, m: l, n: dh, k: dh, lda: d, ldb: dh, ldc: d)
-        for i in 0..<l { scale(out + i &* d, by: alloc[i] * a[i], count: dh) }
     }
 }
