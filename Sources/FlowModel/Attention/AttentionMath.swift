@@ -139,3 +139,19 @@ func touchCacheLines<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, count: In
     while c < count { total += x[c]; c &+= step }
     return total
 }
+
+/// A [B, H, L] copy of per-position, per-head scalars stored [B, L, H] (the cores keep them
+/// position-major; tests and inspection read them head-major).
+func headMajorCopy<Scalar: TensorScalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
+    precondition(x.shape.count == 3, "headMajorCopy needs a [B, L, H] tensor, got \(x.shape)")
+    let (batch, length, heads) = (x.shape[0], x.shape[1], x.shape[2])
+    let result = Tensor<Scalar>(batch, heads, length)
+    for b in 0..<batch {
+        for i in 0..<length {
+            for h in 0..<heads {
+                result.pointer[(b * heads + h) * length + i] = x.pointer[(b * length + i) * heads + h]
+            }
+        }
+    }
+    return result
+}

@@ -19,8 +19,14 @@ import TensorKernels
 //   X_j = Σ_{i≥j} dI_i (Q_i + ε)    dK_j += X_j,       dQ_i += dI_i P^K_i
 //   Y_j = Σ_{i≥j} dO_i (K_i + ε)    dQ_j += Y_j,       dK_i += dO_i P^Q_i
 //   dq = dQ ⊙ Q ⊙ (1 − Q),  dk = dK ⊙ K ⊙ (1 − K)
-// The suffix sums run in one backward pass; the prefix-sum terms in one final forward pass that
-// rebuilds P^K, P^Q, P^bK, P^aQ, so only O(d_h) vectors and O(L) scalars are kept per head.
+// Three passes over one batch element, in chunks, every head of a row together:
+//   1. forward order:  M (chunk step of the forward product, per head), ds_i, dQ_i = s_i M_i
+//   2. reverse order:  s_i g_i; dK and dVc (chunk steps of the two reverse products, which share
+//                      one state Σ_{i in later chunks} s_i g_i ⊗ Q_i, used transposed for dVc);
+//                      dcomp_j, dv_j; the suffix sums U, W, X, Y position by position
+//   3. forward order:  rebuild P^K, P^Q, P^bK, P^aQ exactly as the forward did, add their terms,
+//                      apply σ'
+// so only O(D) running vectors, O(H·d_h²) states and O(H·L) scalars are kept per batch element.
 extension CausalFlowAttention {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
@@ -29,114 +35,172 @@ extension CausalFlowAttention {
                          keyGradient: UnsafeMutablePointer<Scalar>,
                          valueGradient: UnsafeMutablePointer<Scalar>) {
         precondition(hasForward, "CausalFlowAttention.backward called before forward")
-        for b in 0..<shape.batch {
-            for h in 0..<shape.heads {
-                backwardHead(batch: b, head: h, outputGradient: outputGradient,
-                             queryGradient: queryGradient, keyGradient: keyGradient,
-                             valueGradient: valueGradient)
+        withExtendedLifetime(self) {
+            workspaces.run { b, workspace in
+                self.backwardSample(b, workspace: workspace, outputGradient: outputGradient,
+                                    queryGradient: queryGradient, keyGradient: keyGradient,
+                                    valueGradient: valueGradient)
             }
         }
     }
 
-    private func backwardHead(batch b: Int, head h: Int, outputGradient: UnsafePointer<Scalar>,
-                              queryGradient: UnsafeMutablePointer<Scalar>,
-                              keyGradient: UnsafeMutablePointer<Scalar>,
-                              valueGradient: UnsafeMutablePointer<Scalar>) {
-        let eps = Self.epsilon
-        let (l, d, dh) = (shape.queryLength, shape.modelWidth, shape.headWidth)
-        let headIndex = b &* shape.heads &+ h
-        let rows = b &* l &* d &+ h &* dh
-        let Q = UnsafePointer(sinkKernel.pointer + rows)              // [L, d_h], stride D
-        let K = UnsafePointer(sourceKernel.pointer + rows)
-        let weightedV = UnsafePointer(weightedValues.pointer + rows)
-        let g = outputGradient + rows
-        let dQ = queryGradient + rows, dK = keyGradient + rows, dV = valueGradient + rows
-        let scalars = headIndex &* l
-        let I = incoming.pointer + scalars, O = outgoing.pointer + scalars
-        let alloc = allocation.pointer + scalars, comp = competition.pointer + scalars
-        let conserved = conservedSource.pointer + scalars, Z = expPrefixSum.pointer + scalars
-        let gScaled = scaledOutputGradient.pointer                    // s_i g_i [L, d_h]
-        let ds = positionGradients.pointer                            // ds_i    [L]
-        let dComp = ds + l                                            // dcomp_i [L]
-        let hSource = ds + 2 &* l                                     // h_i     [L]
-        let hSink = ds + 3 &* l                                       // h'_i    [L]
-        let dIncoming = ds + 4 &* l                                   // dI_i    [L]
-        let dOutgoing = ds + 5 &* l                                   // dO_i    [L]
+    private func backwardSample(_ b: Int, workspace: Workspace, outputGradient: UnsafePointer<Scalar>,
+                                queryGradient: UnsafeMutablePointer<Scalar>,
+                                keyGradient: UnsafeMutablePointer<Scalar>,
+                                valueGradient: UnsafeMutablePointer<Scalar>) {
+        let eps = Self.epsilon, chunk = effectiveChunk
+        let (l, d, heads, dh) = (shape.queryLength, shape.modelWidth, shape.heads, shape.headWidth)
+        let rowsOffset = b &* l &* d, scalarsOffset = b &* heads &* l
+        let Q = UnsafePointer(sinkKernel.pointer + rowsOffset)          // [L, D], head h at columns h·d_h
+        let K = UnsafePointer(sourceKernel.pointer + rowsOffset)
+        let weightedV = UnsafePointer(weightedValues.pointer + rowsOffset)
+        let g = outputGradient + rowsOffset
+        let dQ = queryGradient + rowsOffset, dK = keyGradient + rowsOffset, dV = valueGradient + rowsOffset
+        let I = incoming.pointer + scalarsOffset, O = outgoing.pointer + scalarsOffset
+        let alloc = sinkAllocation.pointer + scalarsOffset, comp = sourceCompetition.pointer + scalarsOffset
+        let conserved = unclampedConservedSource.pointer + scalarsOffset, Z = expPrefixSum.pointer + scalarsOffset
+        let hl = heads &* l
+        let ds = workspace.positionGradients.pointer   // ds_i    [L, H]
+        let dComp = ds + hl                            // dcomp_i [L, H]
+        let hSource = ds + 2 &* hl                     // h_i     [L, H]
+        let hSink = ds + 3 &* hl                       // h'_i    [L, H]
+        let dIncoming = ds + 4 &* hl                   // dI_i    [L, H]
+        let dOutgoing = ds + 5 &* hl                   // dO_i    [L, H]
+        let chunkRows = workspace.chunkRows.pointer    // s_i g_i of one chunk  [chunk, D]
+        let mChunk = workspace.chunkProducts.pointer   // M of one chunk        [chunk, D]
+        let states = workspace.states.pointer          // [H, d_h, d_h]
+        let product = workspace.product
+        let chunkCount = (l &+ chunk &- 1) / chunk
 
-        for i in 0..<l {
-            let from = g + i &* d, to = gScaled + i &* dh, si = alloc[i] / I[i]
-            for c in 0..<dh { to[c] = si * from[c] }
-        }
-        // M into dQ, then ds_i and dQ_i = s_i M_i.
-        product.run(reverse: false, length: l, a: g, lda: d, b: weightedV, ldb: d, c: K, ldc: d,
-                    into: dQ, ldo: d)
-        for i in 0..<l {
-            let mRow = dQ + i &* d
-            ds[i] = dot(Q + i &* d, UnsafePointer(mRow), count: dh)
-            scale(mRow, by: alloc[i] / I[i], count: dh)
-        }
-        product.run(reverse: true, length: l, a: weightedV, lda: d, b: UnsafePointer(gScaled), ldb: dh,
-                    c: Q, ldc: d, into: dK, ldo: d)
-        product.run(reverse: true, length: l, a: K, lda: d, b: Q, ldb: d,
-                    c: UnsafePointer(gScaled), ldc: dh, into: dV, ldo: d)
-        for j in 0..<l {
-            let dvRow = dV + j &* d
-            dComp[j] = dot(weightedV + j &* d, UnsafePointer(dvRow), count: dh) / comp[j]
-            scale(dvRow, by: comp[j], count: dh)
-        }
-
-        // Backward pass over positions: suffix sums U, W, X, Y.
-        let U = runningSums.pointer, W = U + dh, X = U + 2 &* dh, Y = U + 3 &* dh
-        runningSums.zero()
-        var competitionSuffix: Scalar = 0   // R
-        for i in stride(from: l &- 1, through: 0, by: -1) {
-            let n = Scalar(i &+ 1)
-            let qRow = Q + i &* d, kRow = K + i &* d
-            competitionSuffix += dComp[i] * comp[i] / Z[i]
-            let e = comp[i] * Z[i] / n
-            let raw = conserved[i]
-            let dConservedSource = raw >= -1 && raw <= 1 ? comp[i] * dComp[i] - e * competitionSuffix : 0
-            let hi = dConservedSource / n
-            let hPrime = ds[i] / I[i] * alloc[i] * (1 - alloc[i]) / n
-            for c in 0..<dh {
-                U[c] += hi * (kRow[c] + eps)
-                W[c] += hPrime * (qRow[c] + eps)
+        // 1. M_i = Σ_{j≤i} (g_i·Vc_j) K_j, chunk by chunk; ds_i = Q_i·M_i, dQ_i = s_i M_i.
+        for chunkIndex in 0..<chunkCount {
+            let start = chunkIndex &* chunk, rows = min(chunk, l &- start), end = start &+ rows
+            for h in 0..<heads {
+                let o = h &* dh, chunkOffset = start &* d &+ o, state = states + h &* dh &* dh
+                product.chunkStep(reverse: false, rows: rows, a: g + chunkOffset, lda: d,
+                                  b: weightedV + chunkOffset, ldb: d, c: K + chunkOffset, ldc: d,
+                                  state: start == 0 ? nil : UnsafePointer(state), into: mChunk + o, ldo: d,
+                                  accumulate: false)
+                if end < l {
+                    product.accumulateState(rows: rows, b: weightedV + chunkOffset, ldb: d, c: K + chunkOffset,
+                                            ldc: d, into: state, reset: start == 0)
+                }
             }
-            let da = dot(qRow, U, count: dh), db = dot(kRow, W, count: dh)
-            let ai = n / I[i], bi = n / O[i]
-            let dI = -ds[i] * alloc[i] / (I[i] * I[i]) - da * ai / I[i]
-            let dO = -db * bi / O[i]
-            let dqRow = dQ + i &* d, dkRow = dK + i &* d
-            for c in 0..<dh {
-                X[c] += dI * (qRow[c] + eps)
-                Y[c] += dO * (kRow[c] + eps)
-                dqRow[c] += ai * U[c] + Y[c]
-                dkRow[c] += bi * W[c] + X[c]
+            for i in start..<end {
+                let mRow = UnsafePointer(mChunk + (i &- start) &* d), qRow = Q + i &* d, dqRow = dQ + i &* d
+                for h in 0..<heads {
+                    let o = h &* dh, index = i &* heads &+ h
+                    ds[index] = dot(qRow + o, mRow + o, count: dh)
+                    scaleCopy(mRow + o, by: alloc[index] / I[index], into: dqRow + o, count: dh)
+                }
             }
-            hSource[i] = hi
-            hSink[i] = hPrime
-            dIncoming[i] = dI
-            dOutgoing[i] = dO
         }
 
-        // Forward pass: rebuild the prefix sums as in the forward, add their terms, apply σ'.
-        let cumK = runningSums.pointer, cumQ = cumK + dh, cumBK = cumK + 2 &* dh, cumAQ = cumK + 3 &* dh
-        runningSums.fill(eps)
+        // 2. Reverse order. Suffix sums U, W, X, Y over every head: [D] each.
+        let U = workspace.runningSums.pointer, W = U + d, X = U + 2 &* d, Y = U + 3 &* d
+        workspace.runningSums.zero()
+        let competitionSuffix = workspace.headScalars.pointer   // R per head  [H]
+        competitionSuffix.update(repeating: 0, count: heads)
+        for chunkIndex in stride(from: chunkCount &- 1, through: 0, by: -1) {
+            let start = chunkIndex &* chunk, rows = min(chunk, l &- start), end = start &+ rows
+            // s_i g_i for this chunk.
+            for i in start..<end {
+                let gRow = g + i &* d, gsRow = chunkRows + (i &- start) &* d
+                for h in 0..<heads {
+                    let o = h &* dh, index = i &* heads &+ h
+                    scaleCopy(gRow + o, by: alloc[index] / I[index], into: gsRow + o, count: dh)
+                }
+            }
+            // dK_j = Σ_{i≥j} (Vc_j·s_i g_i) Q_i and dVc_j = Σ_{i≥j} (K_j·Q_i) s_i g_i; the shared state
+            // P = Σ_{i in later chunks} s_i g_i ⊗ Q_i (dVc uses Pᵀ).
+            let dkChunk = dK + start &* d, dvChunk = dV + start &* d
+            dkChunk.update(repeating: 0, count: rows &* d)
+            dvChunk.update(repeating: 0, count: rows &* d)
+            let isLast = chunkIndex == chunkCount &- 1
+            for h in 0..<heads {
+                let o = h &* dh, chunkOffset = start &* d &+ o, state = states + h &* dh &* dh
+                let gs = UnsafePointer(chunkRows + o)
+                product.chunkStep(reverse: true, rows: rows, a: weightedV + chunkOffset, lda: d, b: gs, ldb: d,
+                                  c: Q + chunkOffset, ldc: d, state: isLast ? nil : UnsafePointer(state),
+                                  into: dkChunk + o, ldo: d, accumulate: true)
+                product.chunkStep(reverse: true, rows: rows, a: K + chunkOffset, lda: d, b: Q + chunkOffset, ldb: d,
+                                  c: gs, ldc: d, state: isLast ? nil : UnsafePointer(state), stateTransposed: true,
+                                  into: dvChunk + o, ldo: d, accumulate: true)
+                if start > 0 {
+                    product.accumulateState(rows: rows, b: gs, ldb: d, c: Q + chunkOffset, ldc: d, into: state,
+                                            reset: isLast)
+                }
+            }
+            // dcomp_j = Vc_j·dVc_j / comp_j and dv_j = comp_j dVc_j.
+            for j in start..<end {
+                let vcRow = weightedV + j &* d, dvRow = dV + j &* d
+                for h in 0..<heads {
+                    let o = h &* dh, index = j &* heads &+ h
+                    dComp[index] = dot(vcRow + o, UnsafePointer(dvRow + o), count: dh) / comp[index]
+                    scale(dvRow + o, by: comp[index], count: dh)
+                }
+            }
+            // Suffix sums, position by position from the end of the chunk.
+            for i in stride(from: end &- 1, through: start, by: -1) {
+                let n = Scalar(i &+ 1)
+                let qRow = Q + i &* d, kRow = K + i &* d, dqRow = dQ + i &* d, dkRow = dK + i &* d
+                for h in 0..<heads {
+                    let o = h &* dh, index = i &* heads &+ h
+                    let qh = qRow + o, kh = kRow + o, dqh = dqRow + o, dkh = dkRow + o
+                    let Uh = U + o, Wh = W + o, Xh = X + o, Yh = Y + o
+                    competitionSuffix[h] += dComp[index] * comp[index] / Z[index]
+                    let e = comp[index] * Z[index] / n
+                    let raw = conserved[index]
+                    let dConservedSource = raw >= -1 && raw <= 1
+                        ? comp[index] * dComp[index] - e * competitionSuffix[h] : 0
+                    let hi = dConservedSource / n
+                    let allocI = alloc[index], incomingI = I[index]
+                    let hPrime = ds[index] / incomingI * allocI * (1 - allocI) / n
+                    for c in 0..<dh {
+                        Uh[c] += hi * (kh[c] + eps)
+                        Wh[c] += hPrime * (qh[c] + eps)
+                    }
+                    let da = dot(qh, UnsafePointer(Uh), count: dh), db = dot(kh, UnsafePointer(Wh), count: dh)
+                    let ai = n / incomingI, bi = n / O[index]
+                    let dI = -ds[index] * allocI / (incomingI * incomingI) - da * ai / incomingI
+                    let dO = -db * bi / O[index]
+                    for c in 0..<dh {
+                        Xh[c] += dI * (qh[c] + eps)
+                        Yh[c] += dO * (kh[c] + eps)
+                        dqh[c] += ai * Uh[c] + Yh[c]
+                        dkh[c] += bi * Wh[c] + Xh[c]
+                    }
+                    hSource[index] = hi
+                    hSink[index] = hPrime
+                    dIncoming[index] = dI
+                    dOutgoing[index] = dO
+                }
+            }
+        }
+
+        // 3. Forward order: rebuild the prefix sums as in the forward, add their terms, apply σ'.
+        let cumK = workspace.runningSums.pointer, cumQ = cumK + d, cumBK = cumK + 2 &* d, cumAQ = cumK + 3 &* d
+        workspace.runningSums.fill(eps)
         for i in 0..<l {
             let n = Scalar(i &+ 1)
             let qRow = Q + i &* d, kRow = K + i &* d, dqRow = dQ + i &* d, dkRow = dK + i &* d
-            let ai = n / I[i], bi = n / O[i]
-            let hi = hSource[i], hPrime = hSink[i], dI = dIncoming[i], dO = dOutgoing[i]
-            for c in 0..<dh {
-                let qc = qRow[c], kc = kRow[c]
-                cumK[c] += kc
-                cumQ[c] += qc
-                cumBK[c] += bi * kc
-                cumAQ[c] += ai * qc
-                let totalQ = dqRow[c] + hPrime * cumBK[c] + dI * cumK[c]
-                let totalK = dkRow[c] + hi * cumAQ[c] + dO * cumQ[c]
-                dqRow[c] = totalQ * qc * (1 - qc)
-                dkRow[c] = totalK * kc * (1 - kc)
+            addScaled(1, kRow, to: cumK, count: d)
+            addScaled(1, qRow, to: cumQ, count: d)
+            for h in 0..<heads {
+                let o = h &* dh, index = i &* heads &+ h
+                let qh = qRow + o, kh = kRow + o, dqh = dqRow + o, dkh = dkRow + o
+                let cumKh = cumK + o, cumQh = cumQ + o, cumBKh = cumBK + o, cumAQh = cumAQ + o
+                let ai = n / I[index], bi = n / O[index]
+                let hi = hSource[index], hPrime = hSink[index], dI = dIncoming[index], dO = dOutgoing[index]
+                for c in 0..<dh {
+                    let qc = qh[c], kc = kh[c]
+                    cumBKh[c] += bi * kc
+                    cumAQh[c] += ai * qc
+                    let totalQ = dqh[c] + hPrime * cumBKh[c] + dI * cumKh[c]
+                    let totalK = dkh[c] + hi * cumAQh[c] + dO * cumQh[c]
+                    dqh[c] = totalQ * qc * (1 - qc)
+                    dkh[c] = totalK * kc * (1 - kc)
+                }
             }
         }
     }

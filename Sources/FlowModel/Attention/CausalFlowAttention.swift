@@ -11,9 +11,15 @@ import TensorKernels
 ///     alloc_i = σ(Î_i),   comp_i = n_i · exp(Ô_i) / Σ_{j≤i} exp(Ô_j)
 ///     A_i = alloc_i / I_i · Q_iᵀ · Σ_{j≤i} K_j ⊗ (comp_j v_j)
 ///
-/// All prefix sums but the last run as one fused pass over positions with four running d_h
-/// vectors. The last (the aggregation) is a `ChunkedCausalProduct`: within a chunk a masked
-/// product, across chunks a running d_h × d_h state, so memory stays O(chunk·d_h + d_h²) per head.
+/// How the work is laid out (README "Flow-Attention"): one batch element at a time, in chunks of
+/// `chunk` positions that stay in cache. For each chunk, every head together: σ of the chunk's
+/// q and k rows; the prefix-sum recurrence position by position (four running D-wide sums: the
+/// d_h-wide sums of every head side by side); σ and exp of the chunk's per-position scalars as
+/// vectorised kernels; comp_i v_i; then, per head, the chunk's step of the aggregation
+/// (`ChunkedCausalProduct.chunkStep`: a masked product inside the chunk plus the running
+/// d_h × d_h state of the earlier chunks) on s_i Q_i with s_i = alloc_i / I_i, straight into
+/// the output rows. Memory stays O(chunk·D + H·d_h²) per batch element beyond the saved
+/// activations. Batch elements run on the threads of a `WorkerPool`.
 public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore {
     public let shape: AttentionShape
     /// Positions per chunk of the causal aggregation.
@@ -21,22 +27,47 @@ public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore {
     /// ε of the flow equations.
     public static var epsilon: Scalar { 1e-6 }
 
-    // Saved by forward for backward; per-head scalars are [B, H, L].
+    // Saved by forward for backward; per-head scalars are [B, L, H] (position-major, so that the
+    // passes read them in order).
     let sinkKernel: Tensor<Scalar>       // Q = σ(q)              [B, L, D]
     let sourceKernel: Tensor<Scalar>     // K = σ(k)              [B, L, D]
     let weightedValues: Tensor<Scalar>   // Vc_i = comp_i v_i     [B, L, D]
-    let incoming: Tensor<Scalar>         // I_i                   [B, H, L]
-    let outgoing: Tensor<Scalar>         // O_i                   [B, H, L]
-    let allocation: Tensor<Scalar>       // alloc_i               [B, H, L]
-    let competition: Tensor<Scalar>      // comp_i                [B, H, L]
-    let conservedSource: Tensor<Scalar>  // Ô_i before clamp      [B, H, L]
-    let expPrefixSum: Tensor<Scalar>     // Z_i = Σ_{j≤i} exp(Ô_j) [B, H, L]
+    let incoming: Tensor<Scalar>         // I_i                   [B, L, H]
+    let outgoing: Tensor<Scalar>         // O_i                   [B, L, H]
+    let sinkAllocation: Tensor<Scalar>   // alloc_i               [B, L, H]
+    let sourceCompetition: Tensor<Scalar> // comp_i               [B, L, H]
+    let unclampedConservedSource: Tensor<Scalar>  // Ô_i before clamp  [B, L, H]
+    let expPrefixSum: Tensor<Scalar>     // Z_i = Σ_{j≤i} exp(Ô_j) [B, L, H]
 
-    // Workspaces, one head at a time.
-    let product: ChunkedCausalProduct<Scalar>
-    let runningSums: Tensor<Scalar>           // 4 running vectors     [4, d_h]
-    let scaledOutputGradient: Tensor<Scalar>  // alloc_i / I_i · dA_i  [L, d_h]
-    let positionGradients: Tensor<Scalar>     // per-position scalars  [6, L]
+    /// alloc_i of the last forward, [B, H, L] (a copy, for inspection and tests).
+    var allocation: Tensor<Scalar> { headMajorCopy(sinkAllocation) }
+    /// comp_i of the last forward, [B, H, L] (a copy).
+    var competition: Tensor<Scalar> { headMajorCopy(sourceCompetition) }
+    /// Ô_i before the clamp of the last forward, [B, H, L] (a copy).
+    var conservedSource: Tensor<Scalar> { headMajorCopy(unclampedConservedSource) }
+
+    /// Scratch for one batch element at a time; one per worker thread.
+    final class Workspace {
+        let product: ChunkedCausalProduct<Scalar>
+        let states: Tensor<Scalar>              // one aggregation state per head  [H, d_h, d_h]
+        let runningSums: Tensor<Scalar>         // four running sums, every head   [4, D]
+        let headScalars: Tensor<Scalar>         // running Σ exp(Ô) (forward), Σ dcomp comp / Z (backward)  [H]
+        let chunkRows: Tensor<Scalar>           // s_i Q_i (forward), s_i dA_i (backward)  [chunk, D]
+        let chunkProducts: Tensor<Scalar>       // M of one chunk (backward)        [chunk, D]
+        let positionGradients: Tensor<Scalar>   // six per-position scalars          [6, L, H]
+
+        init(_ shape: AttentionShape, chunk: Int) {
+            let (l, d, h, dh) = (shape.queryLength, shape.modelWidth, shape.heads, shape.headWidth)
+            product = ChunkedCausalProduct(chunk: chunk, keyWidth: dh, valueWidth: dh)
+            states = Tensor(h, dh, dh)
+            runningSums = Tensor(4, d)
+            headScalars = Tensor(h)
+            chunkRows = Tensor(chunk, d)
+            chunkProducts = Tensor(chunk, d)
+            positionGradients = Tensor(6, l, h)
+        }
+    }
+    let workspaces: WorkerPool<Workspace>
 
     var hasForward = false
 
@@ -45,92 +76,124 @@ public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore {
         precondition(chunk > 0, "CausalFlowAttention chunk must be positive, got \(chunk)")
         self.shape = shape
         self.chunk = chunk
-        let (b, l, d, h, dh) = (shape.batch, shape.queryLength, shape.modelWidth, shape.heads,
-                                shape.headWidth)
+        let (b, l, d, h) = (shape.batch, shape.queryLength, shape.modelWidth, shape.heads)
         sinkKernel = Tensor(b, l, d)
         sourceKernel = Tensor(b, l, d)
         weightedValues = Tensor(b, l, d)
-        incoming = Tensor(b, h, l)
-        outgoing = Tensor(b, h, l)
-        allocation = Tensor(b, h, l)
-        competition = Tensor(b, h, l)
-        conservedSource = Tensor(b, h, l)
-        expPrefixSum = Tensor(b, h, l)
-        product = ChunkedCausalProduct(chunk: min(chunk, l), keyWidth: dh, valueWidth: dh)
-        runningSums = Tensor(4, dh)
-        scaledOutputGradient = Tensor(l, dh)
-        positionGradients = Tensor(6, l)
+        incoming = Tensor(b, l, h)
+        outgoing = Tensor(b, l, h)
+        sinkAllocation = Tensor(b, l, h)
+        sourceCompetition = Tensor(b, l, h)
+        unclampedConservedSource = Tensor(b, l, h)
+        expPrefixSum = Tensor(b, l, h)
+        let effectiveChunk = min(chunk, l)
+        workspaces = WorkerPool(tasks: b) { Workspace(shape, chunk: effectiveChunk) }
     }
+
+    /// Chunk length actually used (`chunk`, at most L).
+    var effectiveChunk: Int { min(chunk, shape.queryLength) }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func forward(queries: UnsafePointer<Scalar>, keys: UnsafePointer<Scalar>,
                         values: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>) {
-        applySigmoid(queries, into: sinkKernel.pointer, count: shape.queryElements)
-        applySigmoid(keys, into: sourceKernel.pointer, count: shape.keyElements)
-        for b in 0..<shape.batch {
-            for h in 0..<shape.heads {
-                forwardHead(batch: b, head: h, values: values, output: output)
+        withExtendedLifetime(self) {
+            workspaces.run { b, workspace in
+                self.forwardSample(b, workspace: workspace, queries: queries, keys: keys, values: values,
+                                   output: output)
             }
         }
         hasForward = true
     }
 
-    private func forwardHead(batch b: Int, head h: Int, values: UnsafePointer<Scalar>,
-                             output: UnsafeMutablePointer<Scalar>) {
-        let eps = Self.epsilon
-        let (l, d, dh) = (shape.queryLength, shape.modelWidth, shape.headWidth)
-        let headIndex = b &* shape.heads &+ h
-        let rows = b &* l &* d &+ h &* dh          // row 0 of this head; rows are D apart
-        let Q = UnsafePointer(sinkKernel.pointer + rows)
-        let K = UnsafePointer(sourceKernel.pointer + rows)
-        let v = values + rows
-        let weightedV = weightedValues.pointer + rows
-        let scalars = headIndex &* l
-        let I = incoming.pointer + scalars, O = outgoing.pointer + scalars
-        let alloc = allocation.pointer + scalars, comp = competition.pointer + scalars
-        let conserved = conservedSource.pointer + scalars, Z = expPrefixSum.pointer + scalars
-        // Running Σ_{j≤i} K_j + ε, Σ Q_j + ε, Σ b_j K_j + ε, Σ a_j Q_j + ε.
-        let cumK = runningSums.pointer, cumQ = cumK + dh, cumBK = cumK + 2 &* dh, cumAQ = cumK + 3 &* dh
-        runningSums.fill(eps)
+    private func forwardSample(_ b: Int, workspace: Workspace, queries: UnsafePointer<Scalar>,
+                               keys: UnsafePointer<Scalar>, values: UnsafePointer<Scalar>,
+                               output: UnsafeMutablePointer<Scalar>) {
+        let eps = Self.epsilon, chunk = effectiveChunk
+        let (l, d, heads, dh) = (shape.queryLength, shape.modelWidth, shape.heads, shape.headWidth)
+        // This batch element's rows [L, D] (head h at columns h·d_h) and scalars [L, H].
+        let rowsOffset = b &* l &* d, scalarsOffset = b &* heads &* l
+        let q = queries + rowsOffset, k = keys + rowsOffset, v = values + rowsOffset
+        let Q = sinkKernel.pointer + rowsOffset, K = sourceKernel.pointer + rowsOffset
+        let weightedV = weightedValues.pointer + rowsOffset
+        let out = output + rowsOffset
+        let I = incoming.pointer + scalarsOffset, O = outgoing.pointer + scalarsOffset
+        let alloc = sinkAllocation.pointer + scalarsOffset, comp = sourceCompetition.pointer + scalarsOffset
+        let conserved = unclampedConservedSource.pointer + scalarsOffset, Z = expPrefixSum.pointer + scalarsOffset
+        // Running Σ_{j≤i} K_j + ε, Σ Q_j + ε, Σ b_j K_j + ε, Σ a_j Q_j + ε, every head side by side.
+        let cumK = workspace.runningSums.pointer, cumQ = cumK + d, cumBK = cumK + 2 &* d, cumAQ = cumK + 3 &* d
+        workspace.runningSums.fill(eps)
+        let expSum = workspace.headScalars.pointer     // Σ_{j≤i} exp(Ô_j) per head  [H]
+        expSum.update(repeating: 0, count: heads)
+        let scaledQ = workspace.chunkRows.pointer      // s_i Q_i of one chunk  [chunk, D]
+        let states = workspace.states.pointer          // [H, d_h, d_h]
+        let product = workspace.product
 
-        var expSum: Scalar = 0
-        for i in 0..<l {
-            let n = Scalar(i &+ 1)
-            let qRow = Q + i &* d, kRow = K + i &* d
-            // I_i and O_i with the prefix sums including position i.
-            for c in 0..<dh {
-                cumK[c] += kRow[c]
-                cumQ[c] += qRow[c]
+        for start in stride(from: 0, to: l, by: chunk) {
+            let rows = min(chunk, l &- start), end = start &+ rows
+            sigmoid(q + start &* d, into: Q + start &* d, count: rows &* d)
+            sigmoid(k + start &* d, into: K + start &* d, count: rows &* d)
+
+            // The recurrence: I_i, O_i and the arguments of σ (Î_i) and of exp (Ô_i).
+            for i in start..<end {
+                let n = Scalar(i &+ 1)
+                let qRow = UnsafePointer(Q + i &* d), kRow = UnsafePointer(K + i &* d)
+                addScaled(1, kRow, to: cumK, count: d)
+                addScaled(1, qRow, to: cumQ, count: d)
+                for h in 0..<heads {
+                    let o = h &* dh, index = i &* heads &+ h
+                    let sinkFlow = shiftedDot(qRow + o, plus: eps, UnsafePointer(cumK + o), count: dh)
+                    let sourceFlow = shiftedDot(kRow + o, plus: eps, UnsafePointer(cumQ + o), count: dh)
+                    I[index] = sinkFlow
+                    O[index] = sourceFlow
+                    let ai = n / sinkFlow, bi = n / sourceFlow
+                    addScaled(bi, kRow + o, to: cumBK + o, count: dh)
+                    addScaled(ai, qRow + o, to: cumAQ + o, count: dh)
+                    alloc[index] = shiftedDot(qRow + o, plus: eps, UnsafePointer(cumBK + o), count: dh) / n
+                    conserved[index] = shiftedDot(kRow + o, plus: eps, UnsafePointer(cumAQ + o), count: dh) / n
+                }
             }
-            let sinkFlow = shiftedDot(qRow, plus: eps, cumK, count: dh)
-            let sourceFlow = shiftedDot(kRow, plus: eps, cumQ, count: dh)
-            I[i] = sinkFlow
-            O[i] = sourceFlow
-            let ai = n / sinkFlow, bi = n / sourceFlow
-            // Î_i, Ô_i with the weighted prefix sums including position i.
-            for c in 0..<dh {
-                cumBK[c] += bi * kRow[c]
-                cumAQ[c] += ai * qRow[c]
+            // alloc_i = σ(Î_i); comp_i = n_i exp(Ô_i) / Σ_{j≤i} exp(Ô_j) (|Ô| ≤ 1: no max subtraction).
+            let first = start &* heads, count = rows &* heads
+            sigmoid(alloc + first, into: alloc + first, count: count)
+            clampToUnit(conserved + first, into: comp + first, count: count)
+            exponential(comp + first, into: comp + first, count: count)
+            for i in start..<end {
+                let n = Scalar(i &+ 1)
+                for h in 0..<heads {
+                    let index = i &* heads &+ h
+                    let e = comp[index]
+                    let running = expSum[h] + e
+                    expSum[h] = running
+                    Z[index] = running
+                    comp[index] = n * e / running
+                }
             }
-            let conservedSink = shiftedDot(qRow, plus: eps, cumBK, count: dh)
-            let conservedSourceValue = shiftedDot(kRow, plus: eps, cumAQ, count: dh)
-            alloc[i] = logisticSigmoid(conservedSink / n)
-            let raw = conservedSourceValue / n
-            conserved[i] = raw
-            // comp_i = n_i exp(Ô_i) / Σ_{j≤i} exp(Ô_j); |Ô| ≤ 1 so no max subtraction is needed.
-            let e = Scalar.exp(min(max(raw, -1), 1))
-            expSum += e
-            Z[i] = expSum
-            comp[i] = n * e / expSum
-            let from = v + i &* d, to = weightedV + i &* d
-            for c in 0..<dh { to[c] = comp[i] * from[c] }
+            // Vc_i = comp_i v_i and s_i Q_i with s_i = alloc_i / I_i.
+            for i in start..<end {
+                let vRow = v + i &* d, vcRow = weightedV + i &* d
+                let qRow = UnsafePointer(Q + i &* d), sqRow = scaledQ + (i &- start) &* d
+                for h in 0..<heads {
+                    let o = h &* dh, index = i &* heads &+ h
+                    scaleCopy(vRow + o, by: comp[index], into: vcRow + o, count: dh)
+                    scaleCopy(qRow + o, by: alloc[index] / I[index], into: sqRow + o, count: dh)
+                }
+            }
+            // A_i = Σ_{j≤i} (s_i Q_i·K_j) Vc_j for this chunk, per head; then State_h += K_chunkᵀ Vc_chunk.
+            let outChunk = out + start &* d
+            outChunk.update(repeating: 0, count: rows &* d)   // sequential zeroing; the GEMMs add (see README)
+            for h in 0..<heads {
+                let o = h &* dh, chunkOffset = start &* d &+ o, state = states + h &* dh &* dh
+                product.chunkStep(reverse: false, rows: rows, a: UnsafePointer(scaledQ + o), lda: d,
+                                  b: UnsafePointer(K + chunkOffset), ldb: d, c: UnsafePointer(weightedV + chunkOffset),
+                                  ldc: d, state: start == 0 ? nil : UnsafePointer(state),
+                                  into: outChunk + o, ldo: d, accumulate: true)
+                if end < l {
+                    product.accumulateState(rows: rows, b: UnsafePointer(K + chunkOffset), ldb: d,
+                                            c: UnsafePointer(weightedV + chunkOffset), ldc: d, into: state,
+                                            reset: start == 0)
+                }
+            }
         }
-
-        // A_i = alloc_i / I_i · Σ_{j≤i} (Q_i·K_j) Vc_j into this head's output columns.
-        let out = output + rows
-        product.run(reverse: false, length: l, a: Q, lda: d, b: K, ldb: d,
-                    c: UnsafePointer(weightedV), ldc: d, into: out, ldo: d)
-        for i in 0..<l { scale(out + i &* d, by: alloc[i] / I[i], count: dh) }
     }
 }

@@ -54,7 +54,7 @@ extension FlowAttention {
         let eps = Self.epsilon, rowBlock = Self.rowBlock
         let (l, s, d, heads, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth, shape.heads,
                                     shape.headWidth)
-        // This batch element: rows [L, D] / [S, D] (head h at columns h·d_h), scalars [H, L] / [H, S].
+        // This batch element: rows [L, D] / [S, D] (head h at columns h·d_h), scalars [L, H] / [S, H].
         let Q = UnsafePointer(sinkKernel.pointer + b &* l &* d)
         let K = UnsafePointer(sourceKernel.pointer + b &* s &* d)
         let weightedV = UnsafePointer(weightedValues.pointer + b &* s &* d)   // e_j v_j
@@ -62,11 +62,11 @@ extension FlowAttention {
         let dQ = queryGradient + b &* l &* d
         let dK = keyGradient + b &* s &* d
         let dV = valueGradient + b &* s &* d
-        let a = sinkIncoming.pointer + b &* heads &* l
-        let bOut = sourceOutgoing.pointer + b &* heads &* s
-        let alloc = allocation.pointer + b &* heads &* l
-        let comp = competition.pointer + b &* heads &* s
-        let conserved = conservedSource.pointer + b &* heads &* s
+        let a = sinkIncoming.pointer + b &* l &* heads
+        let bOut = sourceOutgoing.pointer + b &* s &* heads
+        let alloc = sinkAllocation.pointer + b &* l &* heads
+        let comp = sourceCompetition.pointer + b &* s &* heads
+        let conserved = unclampedConservedSource.pointer + b &* s &* heads
         let nu = competitionScale.pointer + b &* heads
         let sumQ = UnsafePointer(sinkSum.pointer + b &* d)
         let sumK = UnsafePointer(sourceSum.pointer + b &* d)
@@ -75,7 +75,7 @@ extension FlowAttention {
         let kv = UnsafePointer(keyValue.pointer + b &* heads &* dh &* dh)
         let gScaled = workspace.blockRows.pointer              // s_i g_i of one block  [rowBlock, D]
         let dKV = workspace.keyValueGradient.pointer           // [H, d_h, d_h]
-        let ds = workspace.scaleGradient.pointer               // [H, L]
+        let ds = workspace.scaleGradient.pointer               // [L, H]
         let meanCompGradient = workspace.headScalars.pointer   // m̄ per head  [H]
         let dSumAQ = workspace.vectorGradients.pointer         // dΣaQ [D]
         let dSumBK = dSumAQ + d                                // dΣbK [D]
@@ -93,7 +93,7 @@ extension FlowAttention {
             for i in start..<(start &+ rows) {
                 let gRow = g + i &* d, gsRow = gScaled + (i &- start) &* d
                 for h in 0..<heads {
-                    let o = h &* dh, index = h &* l &+ i
+                    let o = h &* dh, index = i &* heads &+ h
                     scaleCopy(gRow + o, by: alloc[index] * a[index], into: gsRow + o, count: dh)
                 }
             }
@@ -104,7 +104,7 @@ extension FlowAttention {
             }
             for i in start..<(start &+ rows) {
                 for h in 0..<heads {
-                    let o = i &* d &+ h &* dh, index = h &* l &+ i, blockOffset = (i &- start) &* d &+ h &* dh
+                    let o = i &* d &+ h &* dh, index = i &* heads &+ h, blockOffset = (i &- start) &* d &+ h &* dh
                     let qRow = Q + o, dqRow = dQ + o, mRow = UnsafePointer(mBlock + blockOffset)
                     let sumBKRow = sumBK + h &* dh, dSumBKRow = dSumBK + h &* dh
                     let ai = a[index], allocI = alloc[index]
@@ -141,7 +141,7 @@ extension FlowAttention {
             for j in start..<(start &+ rows) {
                 touched += touchCacheLines(weightedV + j &* d, count: d)
                 for h in 0..<heads {
-                    let o = j &* d &+ h &* dh, index = h &* s &+ j, ho = h &* dh
+                    let o = j &* d &+ h &* dh, index = j &* heads &+ h, ho = h &* dh
                     let kRow = K + o, dkRow = dK + o
                     let sumQRow = sumQ + ho, dSumBKRow = UnsafePointer(dSumBK + ho), dSumQRow = dSumQ + ho
                     let bj = bOut[index]
@@ -163,7 +163,7 @@ extension FlowAttention {
             }
             for j in start..<(start &+ rows) {
                 for h in 0..<heads {
-                    let o = j &* d &+ h &* dh, index = h &* s &+ j, ho = h &* dh
+                    let o = j &* d &+ h &* dh, index = j &* heads &+ h, ho = h &* dh
                     let kRow = K + o, dkRow = dK + o, dvRow = dV + o
                     let sumAQRow = sumAQ + ho, dSumAQRow = dSumAQ + ho
                     let compJ = comp[index]
@@ -184,7 +184,7 @@ extension FlowAttention {
         dSumK.update(repeating: 0, count: d)
         for i in 0..<l {
             for h in 0..<heads {
-                let o = i &* d &+ h &* dh, index = h &* l &+ i, ho = h &* dh
+                let o = i &* d &+ h &* dh, index = i &* heads &+ h, ho = h &* dh
                 let qRow = Q + o, dqRow = dQ + o
                 let dSumAQRow = dSumAQ + ho, dSumKRow = dSumK + ho, sumKRow = sumK + ho, dSumQRow = dSumQ + ho
                 let ai = a[index]

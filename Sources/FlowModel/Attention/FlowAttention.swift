@@ -34,29 +34,37 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore {
     /// Rows per block of the sweeps (the GEMMs on a block have k or m = rowBlock).
     static var rowBlock: Int { 64 }
 
-    // Saved by forward for backward. Per-head scalars are [B, H, L or S], per-head vectors
-    // [B, H, d_h] (the same memory as [B, D]: head h at columns h·d_h ..< (h+1)·d_h).
+    // Saved by forward for backward. Per-head scalars are [B, L or S, H] (position-major, so that
+    // the sweeps read them in order), per-head vectors [B, H, d_h] (the same memory as [B, D]:
+    // head h at columns h·d_h ..< (h+1)·d_h).
     let sinkKernel: Tensor<Scalar>        // Q = σ(q)          [B, L, D]
     let sourceKernel: Tensor<Scalar>      // K = σ(k)          [B, S, D]
     let weightedValues: Tensor<Scalar>    // e_j · v_j         [B, S, D]   (comp_j v_j = ν e_j v_j)
     let competitionScale: Tensor<Scalar>  // ν = S / Σ_j e_j   [B, H]
-    let sinkIncoming: Tensor<Scalar>      // a_i = 1 / I_i     [B, H, L]
-    let sourceOutgoing: Tensor<Scalar>    // b_j = 1 / O_j     [B, H, S]
-    let allocation: Tensor<Scalar>        // alloc_i           [B, H, L]
-    let competition: Tensor<Scalar>       // comp_j = ν e_j    [B, H, S]
-    let conservedSource: Tensor<Scalar>   // Ô_j before clamp  [B, H, S]
+    let sinkIncoming: Tensor<Scalar>      // a_i = 1 / I_i     [B, L, H]
+    let sourceOutgoing: Tensor<Scalar>    // b_j = 1 / O_j     [B, S, H]
+    let sinkAllocation: Tensor<Scalar>    // alloc_i           [B, L, H]
+    let sourceCompetition: Tensor<Scalar> // comp_j = ν e_j    [B, S, H]
+    let unclampedConservedSource: Tensor<Scalar>  // Ô_j before clamp  [B, S, H]
     let sinkSum: Tensor<Scalar>           // Σ_i Q_i + ε       [B, H, d_h]
     let sourceSum: Tensor<Scalar>         // Σ_j K_j + ε       [B, H, d_h]
     let weightedSinkSum: Tensor<Scalar>   // Σ_i a_i Q_i + ε   [B, H, d_h]
     let weightedSourceSum: Tensor<Scalar> // Σ_j b_j K_j + ε   [B, H, d_h]
     let keyValue: Tensor<Scalar>          // Σ_j K_j ⊗ comp_j v_j  [B, H, d_h, d_h]
 
+    /// alloc_i of the last forward, [B, H, L] (a copy, for inspection and tests).
+    var allocation: Tensor<Scalar> { headMajorCopy(sinkAllocation) }
+    /// comp_j of the last forward, [B, H, S] (a copy).
+    var competition: Tensor<Scalar> { headMajorCopy(sourceCompetition) }
+    /// Ô_j before the clamp of the last forward, [B, H, S] (a copy).
+    var conservedSource: Tensor<Scalar> { headMajorCopy(unclampedConservedSource) }
+
     /// Scratch for one batch element at a time; one per worker thread.
     final class Workspace {
         let blockRows: Tensor<Scalar>             // s_i Q_i (forward), s_i dA_i (backward)  [rowBlock, D]
         let blockProducts: Tensor<Scalar>         // M = dA · KVᵀ of one block (backward)    [rowBlock, D]
         let keyValueGradient: Tensor<Scalar>      // dKV                  [H, d_h, d_h]
-        let scaleGradient: Tensor<Scalar>         // ds_i = d(alloc_i a_i) · …   [H, L]
+        let scaleGradient: Tensor<Scalar>         // ds_i = d(alloc_i a_i) · …   [L, H]
         let vectorGradients: Tensor<Scalar>       // dΣaQ, dΣbK, dΣQ, dΣK [4, D]
         let headScalars: Tensor<Scalar>           // Σ_j e_j (forward), mean of comp ⊙ dcomp (backward)  [H]
         let touchSink: Tensor<Scalar>             // where `touchCacheLines` results go  [1]
@@ -66,7 +74,7 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore {
             blockRows = Tensor(rowBlock, d)
             blockProducts = Tensor(rowBlock, d)
             keyValueGradient = Tensor(h, dh, dh)
-            scaleGradient = Tensor(h, l)
+            scaleGradient = Tensor(l, h)
             vectorGradients = Tensor(4, d)
             headScalars = Tensor(h)
             touchSink = Tensor(1)
@@ -85,11 +93,11 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore {
         sourceKernel = Tensor(b, s, d)
         weightedValues = Tensor(b, s, d)
         competitionScale = Tensor(b, h)
-        sinkIncoming = Tensor(b, h, l)
-        sourceOutgoing = Tensor(b, h, s)
-        allocation = Tensor(b, h, l)
-        competition = Tensor(b, h, s)
-        conservedSource = Tensor(b, h, s)
+        sinkIncoming = Tensor(b, l, h)
+        sourceOutgoing = Tensor(b, s, h)
+        sinkAllocation = Tensor(b, l, h)
+        sourceCompetition = Tensor(b, s, h)
+        unclampedConservedSource = Tensor(b, s, h)
         sinkSum = Tensor(b, h, dh)
         sourceSum = Tensor(b, h, dh)
         weightedSinkSum = Tensor(b, h, dh)
@@ -118,17 +126,17 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore {
         let eps = Self.epsilon, rowBlock = Self.rowBlock
         let (l, s, d, heads, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth, shape.heads,
                                     shape.headWidth)
-        // This batch element's rows: [L, D] / [S, D]; its per-head scalars: [H, L] / [H, S].
+        // This batch element's rows: [L, D] / [S, D]; its per-head scalars: [L, H] / [S, H].
         let q = queries + b &* l &* d, k = keys + b &* s &* d, v = values + b &* s &* d
         let Q = sinkKernel.pointer + b &* l &* d
         let K = sourceKernel.pointer + b &* s &* d
         let weightedV = weightedValues.pointer + b &* s &* d
         let out = output + b &* l &* d
-        let a = sinkIncoming.pointer + b &* heads &* l
-        let bOut = sourceOutgoing.pointer + b &* heads &* s
-        let alloc = allocation.pointer + b &* heads &* l
-        let comp = competition.pointer + b &* heads &* s
-        let conserved = conservedSource.pointer + b &* heads &* s
+        let a = sinkIncoming.pointer + b &* l &* heads
+        let bOut = sourceOutgoing.pointer + b &* s &* heads
+        let alloc = sinkAllocation.pointer + b &* l &* heads
+        let comp = sourceCompetition.pointer + b &* s &* heads
+        let conserved = unclampedConservedSource.pointer + b &* s &* heads
         let nu = competitionScale.pointer + b &* heads
         let sumQ = sinkSum.pointer + b &* d              // [H, d_h] = [D]
         let sumK = sourceSum.pointer + b &* d
@@ -159,7 +167,7 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore {
                 for h in 0..<heads {
                     let o = h &* dh
                     let ai = 1 / shiftedDot(row + o, plus: eps, UnsafePointer(sumK + o), count: dh)
-                    a[h &* l &+ i] = ai
+                    a[i &* heads &+ h] = ai
                     addScaled(ai, row + o, to: sumAQ + o, count: dh)
                 }
             }
@@ -176,24 +184,24 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore {
             for j in start..<(start &+ rows) {
                 let row = UnsafePointer(K + j &* d)
                 for h in 0..<heads {
-                    let o = h &* dh, index = h &* s &+ j
+                    let o = h &* dh, index = j &* heads &+ h
                     let bj = 1 / shiftedDot(row + o, plus: eps, UnsafePointer(sumQ + o), count: dh)
                     bOut[index] = bj
                     addScaled(bj, row + o, to: sumBK + o, count: dh)
                     conserved[index] = shiftedDot(row + o, plus: eps, UnsafePointer(sumAQ + o), count: dh)
                 }
             }
-            for h in 0..<heads {
-                let index = h &* s &+ start
-                clampToUnit(conserved + index, into: comp + index, count: rows)
-                exponential(comp + index, into: comp + index, count: rows)
-                expSum[h] += sum(comp + index, count: rows)
+            let first = start &* heads, count = rows &* heads
+            clampToUnit(conserved + first, into: comp + first, count: count)
+            exponential(comp + first, into: comp + first, count: count)
+            for j in start..<(start &+ rows) {
+                for h in 0..<heads { expSum[h] += comp[j &* heads &+ h] }
             }
             for j in start..<(start &+ rows) {
                 let from = v + j &* d, to = weightedV + j &* d
                 for h in 0..<heads {
                     let o = h &* dh
-                    scaleCopy(from + o, by: comp[h &* s &+ j], into: to + o, count: dh)
+                    scaleCopy(from + o, by: comp[j &* heads &+ h], into: to + o, count: dh)
                 }
             }
             for h in 0..<heads {
@@ -207,8 +215,10 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore {
         for h in 0..<heads {
             let scaleH = Scalar(s) / expSum[h]
             nu[h] = scaleH
-            scale(comp + h &* s, by: scaleH, into: comp + h &* s, count: s)
             scale(kv + h &* dh &* dh, by: scaleH, into: kv + h &* dh &* dh, count: dh &* dh)
+        }
+        for j in 0..<s {
+            for h in 0..<heads { comp[j &* heads &+ h] *= nu[h] }
         }
 
         // 4. Sinks: alloc_i = σ(Î_i · L/S), then A = (s ⊙ Q) · KV with s_i = alloc_i a_i.
@@ -219,17 +229,14 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore {
                 let row = UnsafePointer(Q + i &* d)
                 for h in 0..<heads {
                     let o = h &* dh
-                    alloc[h &* l &+ i] = shiftedDot(row + o, plus: eps, UnsafePointer(sumBK + o), count: dh) * ratio
+                    alloc[i &* heads &+ h] = shiftedDot(row + o, plus: eps, UnsafePointer(sumBK + o), count: dh) * ratio
                 }
             }
-            for h in 0..<heads {
-                let headAlloc = alloc + (h &* l &+ start)
-                sigmoid(headAlloc, into: headAlloc, count: rows)
-            }
+            sigmoid(alloc + start &* heads, into: alloc + start &* heads, count: rows &* heads)
             for i in start..<(start &+ rows) {
                 let row = UnsafePointer(Q + i &* d), scaled = scaledRows + (i &- start) &* d
                 for h in 0..<heads {
-                    let o = h &* dh, index = h &* l &+ i
+                    let o = h &* dh, index = i &* heads &+ h
                     scaleCopy(row + o, by: alloc[index] * a[index], into: scaled + o, count: dh)
                 }
             }
