@@ -75,6 +75,11 @@ extension CausalFlowAttention {
         // 1. M_i = Σ_{j≤i} (g_i·Vc_j) K_j, chunk by chunk; ds_i = Q_i·M_i, dQ_i = s_i M_i.
         for chunkIndex in 0..<chunkCount {
             let start = chunkIndex &* chunk, rows = min(chunk, l &- start), end = start &+ rows
+            // Bring the chunk's rows of g, Vc and K into cache in order before the per-head GEMMs
+            // read them column block by column block (see `touchCacheLines`).
+            let first = start &* d, count = rows &* d
+            workspace.touchSink[0] = touchCacheLines(g + first, count: count)
+                + touchCacheLines(weightedV + first, count: count) + touchCacheLines(K + first, count: count)
             for h in 0..<heads {
                 let o = h &* dh, chunkOffset = start &* d &+ o, state = states + h &* dh &* dh
                 product.chunkStep(reverse: false, rows: rows, a: g + chunkOffset, lda: d,
@@ -114,6 +119,9 @@ extension CausalFlowAttention {
             // dK_j = Σ_{i≥j} (Vc_j·s_i g_i) Q_i and dVc_j = Σ_{i≥j} (K_j·Q_i) s_i g_i; the shared state
             // P = Σ_{i in later chunks} s_i g_i ⊗ Q_i (dVc uses Pᵀ).
             let dkChunk = dK + start &* d, dvChunk = dV + start &* d
+            let first = start &* d, count = rows &* d
+            workspace.touchSink[0] = touchCacheLines(weightedV + first, count: count)
+                + touchCacheLines(Q + first, count: count) + touchCacheLines(K + first, count: count)
             dkChunk.update(repeating: 0, count: rows &* d)
             dvChunk.update(repeating: 0, count: rows &* d)
             let isLast = chunkIndex == chunkCount &- 1

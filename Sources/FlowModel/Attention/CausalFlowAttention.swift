@@ -55,6 +55,7 @@ public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore {
         let chunkRows: Tensor<Scalar>           // s_i Q_i (forward), s_i dA_i (backward)  [chunk, D]
         let chunkProducts: Tensor<Scalar>       // M of one chunk (backward)        [chunk, D]
         let positionGradients: Tensor<Scalar>   // six per-position scalars          [6, L, H]
+        let touchSink: Tensor<Scalar>           // where `touchCacheLines` results go  [1]
 
         init(_ shape: AttentionShape, chunk: Int) {
             let (l, d, h, dh) = (shape.queryLength, shape.modelWidth, shape.heads, shape.headWidth)
@@ -65,6 +66,7 @@ public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore {
             chunkRows = Tensor(chunk, d)
             chunkProducts = Tensor(chunk, d)
             positionGradients = Tensor(6, l, h)
+            touchSink = Tensor(1)
         }
     }
     let workspaces: WorkerPool<Workspace>
