@@ -19,14 +19,17 @@ import TensorKernels
 //   X_j = Σ_{i≥j} dI_i (Q_i + ε)    dK_j += X_j,       dQ_i += dI_i P^K_i
 //   Y_j = Σ_{i≥j} dO_i (K_i + ε)    dQ_j += Y_j,       dK_i += dO_i P^Q_i
 //   dq = dQ ⊙ Q ⊙ (1 − Q),  dk = dK ⊙ K ⊙ (1 − K)
-// Three passes over one batch element, in chunks, every head of a row together:
+// Two passes over one batch element, in chunks, every head of a row together:
 //   1. forward order:  M (chunk step of the forward product, per head), ds_i, dQ_i = s_i M_i
 //   2. reverse order:  s_i g_i; dK and dVc (chunk steps of the two reverse products, which share
 //                      one state Σ_{i in later chunks} s_i g_i ⊗ Q_i, used transposed for dVc);
-//                      dcomp_j, dv_j; the suffix sums U, W, X, Y position by position
-//   3. forward order:  rebuild P^K, P^Q, P^bK, P^aQ exactly as the forward did, add their terms,
-//                      apply σ'
-// so only O(D) running vectors, O(H·d_h²) states and O(H·L) scalars are kept per batch element.
+//                      dcomp_j, dv_j; the suffix sums U, W, X, Y position by position, backwards;
+//                      then, forwards through the same chunk, the prefix sums P^K, P^Q, P^bK,
+//                      P^aQ replayed from the forward's checkpoint at the chunk start (the same
+//                      additions in the same order: bitwise the forward's values), their terms,
+//                      and σ'. Every contribution to dQ_i and dK_i of the chunk's positions is in
+//                      by then, so each row is finished while it is still in cache.
+// Only O(D) running vectors, O(H·d_h²) states and O(H·L) scalars are kept per batch element.
 extension CausalFlowAttention {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
@@ -59,13 +62,14 @@ extension CausalFlowAttention {
         let I = incoming.pointer + scalarsOffset, O = outgoing.pointer + scalarsOffset
         let alloc = sinkAllocation.pointer + scalarsOffset, comp = sourceCompetition.pointer + scalarsOffset
         let conserved = unclampedConservedSource.pointer + scalarsOffset, Z = expPrefixSum.pointer + scalarsOffset
-        let hl = heads &* l
-        let ds = workspace.positionGradients.pointer   // ds_i    [L, H]
-        let dComp = ds + hl                            // dcomp_i [L, H]
-        let hSource = ds + 2 &* hl                     // h_i     [L, H]
-        let hSink = ds + 3 &* hl                       // h'_i    [L, H]
-        let dIncoming = ds + 4 &* hl                   // dI_i    [L, H]
-        let dOutgoing = ds + 5 &* hl                   // dO_i    [L, H]
+        let ds = workspace.scaleGradient.pointer       // ds_i    [L, H]
+        // Per-position scalars of the current chunk only (row r of the chunk at r·H):
+        let chunkHeads = chunk &* heads
+        let dComp = workspace.chunkScalars.pointer     // dcomp_i [chunk, H]
+        let hSource = dComp + chunkHeads               // h_i     [chunk, H]
+        let hSink = dComp + 2 &* chunkHeads            // h'_i    [chunk, H]
+        let dIncoming = dComp + 3 &* chunkHeads        // dI_i    [chunk, H]
+        let dOutgoing = dComp + 4 &* chunkHeads        // dO_i    [chunk, H]
         let chunkRows = workspace.chunkRows.pointer    // s_i g_i of one chunk  [chunk, D]
         let mChunk = workspace.chunkProducts.pointer   // M of one chunk        [chunk, D]
         let states = workspace.states.pointer          // [H, d_h, d_h]
@@ -101,9 +105,12 @@ extension CausalFlowAttention {
             }
         }
 
-        // 2. Reverse order. Suffix sums U, W, X, Y over every head: [D] each.
-        let U = workspace.runningSums.pointer, W = U + d, X = U + 2 &* d, Y = U + 3 &* d
-        workspace.runningSums.zero()
+        // 2. Reverse order. Suffix sums U, W, X, Y over every head: [D] each; the replayed prefix
+        //    sums P^K, P^Q, P^bK, P^aQ: [D] each.
+        let U = workspace.suffixSums.pointer, W = U + d, X = U + 2 &* d, Y = U + 3 &* d
+        workspace.suffixSums.zero()
+        let cumK = workspace.runningSums.pointer, cumQ = cumK + d, cumBK = cumK + 2 &* d, cumAQ = cumK + 3 &* d
+        let checkpoints = UnsafePointer(prefixCheckpoints.pointer + b &* prefixCheckpoints.count / shape.batch)
         let competitionSuffix = workspace.headScalars.pointer   // R per head  [H]
         competitionSuffix.update(repeating: 0, count: heads)
         for chunkIndex in stride(from: chunkCount &- 1, through: 0, by: -1) {
@@ -122,6 +129,7 @@ extension CausalFlowAttention {
             let first = start &* d, count = rows &* d
             workspace.touchSink[0] = touchCacheLines(weightedV + first, count: count)
                 + touchCacheLines(Q + first, count: count) + touchCacheLines(K + first, count: count)
+                + touchCacheLines(dQ + first, count: count)
             dkChunk.update(repeating: 0, count: rows &* d)
             dvChunk.update(repeating: 0, count: rows &* d)
             let isLast = chunkIndex == chunkCount &- 1
@@ -144,23 +152,31 @@ extension CausalFlowAttention {
                 let vcRow = weightedV + j &* d, dvRow = dV + j &* d
                 for h in 0..<heads {
                     let o = h &* dh, index = j &* heads &+ h
-                    dComp[index] = dot(vcRow + o, UnsafePointer(dvRow + o), count: dh) / comp[index]
+                    dComp[(j &- start) &* heads &+ h] = dot(vcRow + o, UnsafePointer(dvRow + o), count: dh) / comp[index]
                     scale(dvRow + o, by: comp[index], count: dh)
                 }
             }
-            // Suffix sums, position by position from the end of the chunk.
+            // Suffix sums, position by position from the end of the chunk. The loop walks the
+            // chunk's saved scalars backwards; read them in order first (see `touchCacheLines`).
+            let firstScalar = start &* heads, scalarCount = rows &* heads
+            var touched: Scalar = 0
+            for array in [UnsafePointer(ds), UnsafePointer(comp), UnsafePointer(Z), UnsafePointer(conserved),
+                          UnsafePointer(alloc), UnsafePointer(I), UnsafePointer(O)] {
+                touched += touchCacheLines(array + firstScalar, count: scalarCount)
+            }
+            workspace.touchSink[0] = touched
             for i in stride(from: end &- 1, through: start, by: -1) {
                 let n = Scalar(i &+ 1)
                 let qRow = Q + i &* d, kRow = K + i &* d, dqRow = dQ + i &* d, dkRow = dK + i &* d
                 for h in 0..<heads {
-                    let o = h &* dh, index = i &* heads &+ h
+                    let o = h &* dh, index = i &* heads &+ h, local = (i &- start) &* heads &+ h
                     let qh = qRow + o, kh = kRow + o, dqh = dqRow + o, dkh = dkRow + o
                     let Uh = U + o, Wh = W + o, Xh = X + o, Yh = Y + o
-                    competitionSuffix[h] += dComp[index] * comp[index] / Z[index]
+                    competitionSuffix[h] += dComp[local] * comp[index] / Z[index]
                     let e = comp[index] * Z[index] / n
                     let raw = conserved[index]
                     let dConservedSource = raw >= -1 && raw <= 1
-                        ? comp[index] * dComp[index] - e * competitionSuffix[h] : 0
+                        ? comp[index] * dComp[local] - e * competitionSuffix[h] : 0
                     let hi = dConservedSource / n
                     let allocI = alloc[index], incomingI = I[index]
                     let hPrime = ds[index] / incomingI * allocI * (1 - allocI) / n
@@ -178,36 +194,35 @@ extension CausalFlowAttention {
                         dqh[c] += ai * Uh[c] + Yh[c]
                         dkh[c] += bi * Wh[c] + Xh[c]
                     }
-                    hSource[index] = hi
-                    hSink[index] = hPrime
-                    dIncoming[index] = dI
-                    dOutgoing[index] = dO
+                    hSource[local] = hi
+                    hSink[local] = hPrime
+                    dIncoming[local] = dI
+                    dOutgoing[local] = dO
                 }
             }
-        }
-
-        // 3. Forward order: rebuild the prefix sums as in the forward, add their terms, apply σ'.
-        let cumK = workspace.runningSums.pointer, cumQ = cumK + d, cumBK = cumK + 2 &* d, cumAQ = cumK + 3 &* d
-        workspace.runningSums.fill(eps)
-        for i in 0..<l {
-            let n = Scalar(i &+ 1)
-            let qRow = Q + i &* d, kRow = K + i &* d, dqRow = dQ + i &* d, dkRow = dK + i &* d
-            addScaled(1, kRow, to: cumK, count: d)
-            addScaled(1, qRow, to: cumQ, count: d)
-            for h in 0..<heads {
-                let o = h &* dh, index = i &* heads &+ h
-                let qh = qRow + o, kh = kRow + o, dqh = dqRow + o, dkh = dkRow + o
-                let cumKh = cumK + o, cumQh = cumQ + o, cumBKh = cumBK + o, cumAQh = cumAQ + o
-                let ai = n / I[index], bi = n / O[index]
-                let hi = hSource[index], hPrime = hSink[index], dI = dIncoming[index], dO = dOutgoing[index]
-                for c in 0..<dh {
-                    let qc = qh[c], kc = kh[c]
-                    cumBKh[c] += bi * kc
-                    cumAQh[c] += ai * qc
-                    let totalQ = dqh[c] + hPrime * cumBKh[c] + dI * cumKh[c]
-                    let totalK = dkh[c] + hi * cumAQh[c] + dO * cumQh[c]
-                    dqh[c] = totalQ * qc * (1 - qc)
-                    dkh[c] = totalK * kc * (1 - kc)
+            // Forwards through the chunk: replay P^K, P^Q, P^bK, P^aQ from the chunk-start
+            // checkpoint, add their terms and apply σ'.
+            cumK.update(from: checkpoints + chunkIndex &* 4 &* d, count: 4 &* d)
+            for i in start..<end {
+                let n = Scalar(i &+ 1)
+                let qRow = Q + i &* d, kRow = K + i &* d, dqRow = dQ + i &* d, dkRow = dK + i &* d
+                addScaled(1, kRow, to: cumK, count: d)
+                addScaled(1, qRow, to: cumQ, count: d)
+                for h in 0..<heads {
+                    let o = h &* dh, index = i &* heads &+ h, local = (i &- start) &* heads &+ h
+                    let qh = qRow + o, kh = kRow + o, dqh = dqRow + o, dkh = dkRow + o
+                    let cumKh = cumK + o, cumQh = cumQ + o, cumBKh = cumBK + o, cumAQh = cumAQ + o
+                    let ai = n / I[index], bi = n / O[index]
+                    let hi = hSource[local], hPrime = hSink[local], dI = dIncoming[local], dO = dOutgoing[local]
+                    for c in 0..<dh {
+                        let qc = qh[c], kc = kh[c]
+                        cumBKh[c] += bi * kc
+                        cumAQh[c] += ai * qc
+                        let totalQ = dqh[c] + hPrime * cumBKh[c] + dI * cumKh[c]
+                        let totalK = dkh[c] + hi * cumAQh[c] + dO * cumQh[c]
+                        dqh[c] = totalQ * qc * (1 - qc)
+                        dkh[c] = totalK * kc * (1 - kc)
+                    }
                 }
             }
         }

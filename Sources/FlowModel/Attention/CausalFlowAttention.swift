@@ -38,6 +38,9 @@ public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore {
     let sourceCompetition: Tensor<Scalar> // comp_i               [B, L, H]
     let unclampedConservedSource: Tensor<Scalar>  // Ô_i before clamp  [B, L, H]
     let expPrefixSum: Tensor<Scalar>     // Z_i = Σ_{j≤i} exp(Ô_j) [B, L, H]
+    /// The four running sums (Σ K + ε, Σ Q + ε, Σ b K + ε, Σ a Q + ε) as they stood at the start
+    /// of each chunk, so that backward can replay any chunk's prefix sums exactly.
+    let prefixCheckpoints: Tensor<Scalar>  // [B, chunks, 4, D]
 
     /// alloc_i of the last forward, [B, H, L] (a copy, for inspection and tests).
     var allocation: Tensor<Scalar> { headMajorCopy(sinkAllocation) }
@@ -50,11 +53,13 @@ public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore {
     final class Workspace {
         let product: ChunkedCausalProduct<Scalar>
         let states: Tensor<Scalar>              // one aggregation state per head  [H, d_h, d_h]
-        let runningSums: Tensor<Scalar>         // four running sums, every head   [4, D]
+        let runningSums: Tensor<Scalar>         // four running prefix sums, every head   [4, D]
+        let suffixSums: Tensor<Scalar>          // four running suffix sums (backward)    [4, D]
         let headScalars: Tensor<Scalar>         // running Σ exp(Ô) (forward), Σ dcomp comp / Z (backward)  [H]
         let chunkRows: Tensor<Scalar>           // s_i Q_i (forward), s_i dA_i (backward)  [chunk, D]
         let chunkProducts: Tensor<Scalar>       // M of one chunk (backward)        [chunk, D]
-        let positionGradients: Tensor<Scalar>   // six per-position scalars          [6, L, H]
+        let scaleGradient: Tensor<Scalar>       // ds_i (backward)                        [L, H]
+        let chunkScalars: Tensor<Scalar>        // five per-position scalars of one chunk [5, chunk, H]
         let touchSink: Tensor<Scalar>           // where `touchCacheLines` results go  [1]
 
         init(_ shape: AttentionShape, chunk: Int) {
@@ -62,10 +67,12 @@ public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore {
             product = ChunkedCausalProduct(chunk: chunk, keyWidth: dh, valueWidth: dh)
             states = Tensor(h, dh, dh)
             runningSums = Tensor(4, d)
+            suffixSums = Tensor(4, d)
             headScalars = Tensor(h)
             chunkRows = Tensor(chunk, d)
             chunkProducts = Tensor(chunk, d)
-            positionGradients = Tensor(6, l, h)
+            scaleGradient = Tensor(l, h)
+            chunkScalars = Tensor(5, chunk, h)
             touchSink = Tensor(1)
         }
     }
@@ -89,6 +96,7 @@ public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore {
         unclampedConservedSource = Tensor(b, l, h)
         expPrefixSum = Tensor(b, l, h)
         let effectiveChunk = min(chunk, l)
+        prefixCheckpoints = Tensor(b, (l + effectiveChunk - 1) / effectiveChunk, 4, d)
         workspaces = WorkerPool(tasks: b) { Workspace(shape, chunk: effectiveChunk) }
     }
 
@@ -131,8 +139,10 @@ public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore {
         let states = workspace.states.pointer          // [H, d_h, d_h]
         let product = workspace.product
 
+        let checkpoints = prefixCheckpoints.pointer + b &* prefixCheckpoints.count / shape.batch
         for start in stride(from: 0, to: l, by: chunk) {
             let rows = min(chunk, l &- start), end = start &+ rows
+            (checkpoints + (start / chunk) &* 4 &* d).update(from: cumK, count: 4 &* d)
             sigmoid(q + start &* d, into: Q + start &* d, count: rows &* d)
             sigmoid(k + start &* d, into: K + start &* d, count: rows &* d)
 
