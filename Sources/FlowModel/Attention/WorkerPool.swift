@@ -1,21 +1,26 @@
 import Dispatch
 import TensorKernels
 
-/// Runs the independent tasks of an attention core (its batch elements) on up to
-/// `BLASThreads.current` threads, each thread with a workspace of its own.
+/// Runs the independent tasks of an attention core (its batch elements) on several threads,
+/// each thread with a workspace of its own.
 ///
-/// The thread count follows the BLAS setting (the trainer's `train.threads`), capped by the number
-/// of tasks. With more than one thread, BLAS is held at one thread while the tasks run (each task's
-/// small per-head GEMMs then run in the calling thread instead of competing for BLAS's pool) and
-/// restored afterwards. Every task computes exactly what it would compute alone — it reads only
-/// its own inputs and fully overwrites whatever workspace it reads — so results are bitwise the
-/// same for every thread count.
+/// The thread count is `threads` when set, otherwise `BLASThreads.current` (the trainer's
+/// `train.threads`), capped by the number of tasks. Every task computes exactly what it would
+/// compute alone — it reads only its own inputs and fully overwrites whatever workspace memory it
+/// reads — so results are bitwise the same for every thread count (tested).
+///
+/// BLAS is called from the worker threads at the same time. OpenBLAS allows that, and the
+/// per-task products of the cores (at most rowBlock or chunk rows by d_h by d_h) are below its
+/// threshold for splitting one product across its own threads (m·n·k ≤ 262144 for d_h ≤ 64), so
+/// they run in the calling thread either way.
 ///
 /// Workspaces are created on first use (one at `init`, more the first time more threads run);
 /// steady-state calls allocate nothing.
 final class WorkerPool<Workspace> {
     /// Number of independent tasks per call (the batch size).
     let tasks: Int
+    /// Threads to use; nil follows `BLASThreads.current`.
+    var threads: Int?
     private var workspaces: [Workspace]
     private let makeWorkspace: () -> Workspace
 
@@ -29,21 +34,18 @@ final class WorkerPool<Workspace> {
     /// Calls `body(task, workspace)` once for every task in 0 ..< tasks. Thread w of T handles
     /// tasks w, w + T, w + 2T, … in order with workspace w.
     func run(_ body: (Int, Workspace) -> Void) {
-        let threads = min(BLASThreads.current, tasks)
-        if threads <= 1 {
+        let threadCount = min(threads ?? BLASThreads.current, tasks)
+        if threadCount <= 1 {
             for task in 0..<tasks { body(task, workspaces[0]) }
             return
         }
-        while workspaces.count < threads { workspaces.append(makeWorkspace()) }
-        let blasThreads = BLASThreads.current
-        BLASThreads.set(1)
-        defer { BLASThreads.set(blasThreads) }
-        let workspaces = self.workspaces
-        DispatchQueue.concurrentPerform(iterations: threads) { worker in
+        while workspaces.count < threadCount { workspaces.append(makeWorkspace()) }
+        let workspaces = self.workspaces, tasks = self.tasks
+        DispatchQueue.concurrentPerform(iterations: threadCount) { worker in
             var task = worker
             while task < tasks {
                 body(task, workspaces[worker])
-                task &+= threads
+                task &+= threadCount
             }
         }
     }
