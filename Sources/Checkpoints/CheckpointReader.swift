@@ -3,7 +3,7 @@ import HDF5IO
 
 /// An opened checkpoint file (SPEC §5), read in two phases: first the trainer state and the run
 /// configuration (which decides the architecture), then the buffers into a model built from it.
-/// Every dataset's `crc32` is verified as it is read.
+/// Every dataset's `crc32` is verified as it is read, and `/trainer`'s over its attributes.
 public final class CheckpointReader {
     public let path: String
     public let trainer: TrainerState
@@ -49,6 +49,14 @@ public final class CheckpointReader {
         state.bestValidationLoss = try double("best_validation_loss")
         let best = try int("best_step")
         state.bestStep = best < 0 ? nil : best
+        let storedChecksum: Int64
+        do { storedChecksum = try group.attribute("crc32", as: Int64.self) } catch {
+            throw CheckpointError(path: path, "/trainer has no crc32 attribute")
+        }
+        let checksum = state.attributeChecksum(formatVersion: version)
+        guard storedChecksum == Int64(checksum) else {
+            throw CheckpointError(path: path, "/trainer attributes are corrupted: their crc32 is \(String(checksum, radix: 16)), the file records \(String(UInt32(truncatingIfNeeded: storedChecksum), radix: 16))")
+        }
         guard state.step >= 0, state.epoch >= 0, state.batchInEpoch >= 0, state.samplesSeen >= 0 else {
             throw CheckpointError(path: path, "/trainer holds a negative position (step \(state.step), epoch \(state.epoch), batch \(state.batchInEpoch))")
         }

@@ -19,7 +19,8 @@ import Glibc
 ///     /config                               the resolved run configuration (YAML text, a UTF-8 string)
 ///
 /// Every dataset carries the attribute `crc32`: the CRC-32 of its raw little-endian bytes (for
-/// `/config`, of its UTF-8 bytes).
+/// `/config`, of its UTF-8 bytes). `/trainer` carries one over its attributes
+/// (`TrainerState.attributeChecksum`).
 public enum CheckpointWriter {
     public static let formatVersion = 1
 
@@ -86,6 +87,7 @@ public enum CheckpointWriter {
         try attributes.setAttribute("validation_loss", trainer.validationLoss ?? .nan)
         try attributes.setAttribute("best_validation_loss", trainer.bestValidationLoss ?? .nan)
         try attributes.setAttribute("best_step", Int64(trainer.bestStep ?? -1))
+        try attributes.setAttribute("crc32", Int64(trainer.attributeChecksum(formatVersion: formatVersion)))
         try file.root.setAttribute("format_version", Int64(formatVersion))
         try file.root.setAttribute("kind", string: "flowformer-checkpoint")
 
