@@ -32,7 +32,7 @@ while [[ $# -gt 0 ]]; do
         --bin)   bin="$2"; shift ;;
         --data)  data="$2"; shift ;;
         --keep)  keep=1 ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "soak.sh: unknown option '$1' (see jobs/soak.sh --help)" >&2; exit 2 ;;
     esac
     shift
