@@ -15,7 +15,13 @@
 //       flowformer                         the command line
 import PackageDescription
 
-let swiftSettings: [SwiftSetting] = []
+// Release builds optimise across modules: the model is generic over its scalar type
+// (`FlowformerModel<Float>` for training, `<Double>` for gradient tests) and is instantiated by
+// the trainer in another module; without cross-module optimisation its layers would run as
+// unspecialised generic code (measured 4.2× slower on the image model).
+let swiftSettings: [SwiftSetting] = [
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
+]
 
 let package = Package(
     name: "Flowformer",

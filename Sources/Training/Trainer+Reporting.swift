@@ -60,15 +60,19 @@ extension Trainer {
         ])
     }
 
-    /// One pass over the validation split (every sample exactly once across ranks), sums reduced.
+    /// One pass over the validation split (every sample exactly once across ranks), sums reduced;
+    /// with `train.eval_batches` > 0, each rank stops after that many batches of `micro_batch`.
     func evaluate() throws -> EvaluationResult {
         guard let loader = validationLoader else { throw TrainingError("no validation split (data.val)") }
         loader.restart()
         var sums = [Double](repeating: 0, count: 3)
         let context = ForwardContext(seed: state.seed, step: state.step, firstSampleIndex: 0, training: false)
-        while let batch = try loader.next() {
+        var batches = 0
+        let limit = config.train.evalBatches
+        while limit == 0 || batches < limit, let batch = try loader.next() {
             let result = forward(batch, rows: 0, count: batch.count, context: context)
             sums[0] += result.lossSum; sums[1] += result.correct; sums[2] += Double(result.count)
+            batches += 1
         }
         try sums.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .sum) }
         return EvaluationResult(loss: sums[0] / max(sums[2], 1), accuracy: sums[1] / max(sums[2], 1),
