@@ -74,9 +74,9 @@ extension Trainer {
             state.epoch = trainLoader.position.epoch
             state.batchInEpoch = trainLoader.position.batchInEpoch
             if !clip.norm.isFinite || !lossSums[0].isFinite {
-                // Every rank holds the same reduced gradients and loss sums, so every rank decides
-                // the same: a NaN or ±∞ on any one rank makes the sum non-finite on all of them
-                // (and for two ranks the sums are bitwise equal, a + b = b + a).
+                // Every rank holds the same reduced gradients and loss sums (the all-reduce gives
+                // every rank the same result), so every rank decides the same; a NaN or ±∞ on any
+                // one rank makes the sums non-finite on all of them.
                 consecutiveSkips += 1
                 let what = lossSums[0].isFinite ? "gradients" : "loss"
                 log("step \(state.step + 1): non-finite \(what); skipped (\(consecutiveSkips) in a row, limit \(config.train.maxNanSkips))")
