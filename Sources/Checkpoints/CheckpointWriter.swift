@@ -51,6 +51,10 @@ public enum CheckpointWriter {
             }
             try fsyncPath(directory, directory: true)
         } catch {
+            // Truncate before unlinking: after a failed write HDF5 may keep its descriptor of the
+            // temporary file open, which would keep the partial file's blocks allocated (a full
+            // disk would stay full, and a retry at the next checkpoint fail for that alone).
+            truncate(temporaryPath, 0)
             unlink(temporaryPath)
             if let error = error as? CheckpointError { throw error }
             throw CheckpointError(path: finalPath, "not written (\(error)); earlier checkpoints are untouched")

@@ -27,9 +27,8 @@ public struct TrainOptions: Sendable {
     public var stopAtStep: Int?
     /// … sleep this long at every step, so a test can signal a run in the middle …
     public var stepDelaySeconds: Double = 0
-    /// … and SIGKILL rank 0 while it writes the checkpoint of this step (after the temporary
-    /// file is written, before the rename).
-    public var killWriterAtStep: Int?
+    /// … and inject this fault (`--inject-fault`; see `InjectedFault`).
+    public var fault: InjectedFault?
     /// Where rank 0's progress and notices go.
     public var print: @Sendable (String) -> Void = { line in
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
@@ -60,6 +59,8 @@ public final class Trainer {
     let totalSteps: Int
     let accumulation: Int
     var state: TrainerState
+    /// The checkpoint this run wrote last (every rank knows it), for messages; nil before the first.
+    var lastCheckpoint: String?
 
     var isRoot: Bool { communicator.isRoot }
 
