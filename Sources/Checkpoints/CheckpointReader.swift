@@ -100,6 +100,37 @@ public final class CheckpointReader {
         return try file.root.group(path).memberNames()
     }
 
+    /// Reads every dataset under `/model` and `/optimizer` and verifies its crc32, without a
+    /// parameter table (names and shapes as stored). `CheckpointDirectory.newestLoadable` runs it
+    /// before choosing a file, so a checkpoint whose values were damaged after it was written (a
+    /// bad disk, a torn copy) is skipped like one whose header was, instead of being chosen and
+    /// then failing the resume.
+    public func verifyChecksums() throws {
+        do {
+            guard file.root.exists("model") else {
+                throw CheckpointError(path: path, "no /model group: not a checkpoint of this trainer")
+            }
+            var names = try file.root.group("model").memberNames().map { "model/" + $0 }
+            if file.root.exists("optimizer") {
+                for parameter in try file.root.group("optimizer").memberNames() {
+                    names += try file.root.group("optimizer/" + parameter).memberNames()
+                        .map { "optimizer/\(parameter)/\($0)" }
+                }
+            }
+            for name in names {
+                let shape = try file.root.dataset(name).shape
+                var values = [Float](repeating: 0, count: shape.reduce(1, *))   // [shape]
+                try values.withUnsafeMutableBufferPointer { buffer in
+                    try readChecksummed(name, shape: shape, into: buffer.baseAddress!)
+                }
+            }
+        } catch let error as CheckpointError {
+            throw error
+        } catch {
+            throw CheckpointError(path: path, "unreadable: \(error)")
+        }
+    }
+
     private func readChecksummed(_ name: String, shape: [Int], into destination: UnsafeMutablePointer<Float>) throws {
         guard file.root.exists(name) else {
             throw CheckpointError(path: path, "/\(name) is missing (the checkpoint is of another architecture or optimizer)")
