@@ -83,14 +83,14 @@ struct CheckpointFixture {
     let expAvgSq: [Float]     // [P]
     let trainer: TrainerState
 
-    init(seed: UInt64 = 11) {
+    init(seed: UInt64 = 11, step: Int = 12) {
         let count = table.count
         let random = CounterRandom(seed: seed, stream: 2)
         parameters = (0 ..< count).map { Float(random.normal(at: UInt64($0)) * 0.02) }
         expAvg = (0 ..< count).map { Float(random.normal(at: UInt64(count + $0)) * 1e-3) }
         expAvgSq = (0 ..< count).map { Float(random.uniformDouble(at: UInt64(2 * count + $0)) * 1e-6) }
         var state = TrainerState()
-        state.step = 12
+        state.step = step
         state.epoch = 2
         state.batchInEpoch = 7
         state.samplesSeen = 48
@@ -102,7 +102,7 @@ struct CheckpointFixture {
         trainer = state
     }
 
-    /// Writes `checkpoint-000000012.h5` into `directory` and returns its path.
+    /// Writes `checkpoint-<step>.h5` into `directory` and returns its path.
     func write(into directory: String) throws -> String {
         try parameters.withUnsafeBufferPointer { p in
             try expAvg.withUnsafeBufferPointer { m in
