@@ -15,7 +15,13 @@
 //       flowformer                         the command line
 import PackageDescription
 
-let swiftSettings: [SwiftSetting] = []
+// Release builds optimise across modules: the model is generic over its scalar type
+// (`FlowformerModel<Float>` for training, `<Double>` for gradient tests) and is instantiated by
+// the trainer in another module; without cross-module optimisation its layers would run as
+// unspecialised generic code (measured 4.2× slower on the image model).
+let swiftSettings: [SwiftSetting] = [
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
+]
 
 let package = Package(
     name: "Flowformer",
@@ -37,36 +43,44 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
 
         // Bindings and kernels
-        .target(name: "TensorKernels", dependencies: ["_COpenBLAS"], swiftSettings: swiftSettings),
-        .target(name: "MPIComm", dependencies: ["_CMPI"], swiftSettings: swiftSettings),
-        .target(name: "HDF5IO", dependencies: ["_CHDF5"], swiftSettings: swiftSettings),
+        .target(name: "TensorKernels", dependencies: ["_COpenBLAS"], exclude: ["README.md"],
+                swiftSettings: swiftSettings),
+        .target(name: "MPIComm", dependencies: ["_CMPI"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "HDF5IO", dependencies: ["_CHDF5"], exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // Model and optimisation
-        .target(name: "FlowModel", dependencies: ["TensorKernels"], swiftSettings: swiftSettings),
-        .target(name: "Optimizers", dependencies: ["TensorKernels", "FlowModel"], swiftSettings: swiftSettings),
+        .target(name: "FlowModel", dependencies: ["TensorKernels"], exclude: ["Attention/README.md"],
+                swiftSettings: swiftSettings),
+        .target(name: "Optimizers", dependencies: ["TensorKernels", "FlowModel"], exclude: ["README.md"],
+                swiftSettings: swiftSettings),
 
         // Files
-        .target(name: "Datasets", dependencies: ["HDF5IO", "TensorKernels"], swiftSettings: swiftSettings),
+        .target(name: "Datasets", dependencies: ["HDF5IO", "TensorKernels"], exclude: ["README.md"],
+                swiftSettings: swiftSettings),
         .target(name: "Checkpoints", dependencies: ["HDF5IO", "FlowModel", "Optimizers"], swiftSettings: swiftSettings),
 
         // Coordinator and command
         .target(name: "Training",
                 dependencies: ["MPIComm", "FlowModel", "Optimizers", "Datasets", "Checkpoints",
                                .product(name: "Yams", package: "Yams")],
+                exclude: ["Config/README.md"],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "flowformer",
-                          dependencies: ["Training", "MPIComm", "HDF5IO", "Checkpoints", "Datasets",
+                          dependencies: ["Training", "MPIComm", "HDF5IO", "Checkpoints", "Datasets", "FlowModel", "TensorKernels",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          exclude: ["README.md"],
                           swiftSettings: swiftSettings),
 
         // Tests
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
-        .testTarget(name: "MPICommTests", dependencies: ["MPIComm", "flowformer"]),
+        .testTarget(name: "MPICommTests", dependencies: ["MPIComm", "TestSupport", "flowformer"]),
         .testTarget(name: "HDF5IOTests", dependencies: ["HDF5IO"]),
-        .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "HDF5IO"]),
+        .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "HDF5IO"], exclude: ["Golden"]),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "HDF5IO", "flowformer"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "HDF5IO", "FlowModel"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "HDF5IO", "TestSupport", "flowformer"]),
     ],
     swiftLanguageModes: [.v5]
 )

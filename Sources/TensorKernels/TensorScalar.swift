@@ -7,14 +7,23 @@ import Glibc
 /// gradients against finite differences and golden vectors tightly.
 ///
 /// Each conformance routes the scalar maths (`exp`, `erf`, …) to libm and matrix products to the
-/// matching BLAS routine (`sgemm` / `dgemm`).
-public protocol TensorScalar: BinaryFloatingPoint, SIMDScalar, Sendable
+/// matching BLAS routine (`sgemm` / `dgemm`). `fastExp` and `fastErf` are what the kernels call
+/// inside their loops: branch-free polynomials for `Float` (see FastMath.swift) that vectorise
+/// once inlined, libm for `Double` (where tests want the last digit).
+public protocol TensorScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable
 where Self.RawSignificand: FixedWidthInteger {
     static func exp(_ x: Self) -> Self
     static func log(_ x: Self) -> Self
     static func erf(_ x: Self) -> Self
     static func tanh(_ x: Self) -> Self
     static func sqrt(_ x: Self) -> Self
+
+    /// eˣ for kernels. Float: `Float.polynomialExp` (≤ 2 ulp on [−87, 88], 0 below −103.9,
+    /// +∞ above 88.72, NaN stays NaN); Double: libm `exp`.
+    static func fastExp(_ x: Self) -> Self
+    /// erf(x) for kernels. Float: `Float.polynomialErf` (absolute error ≤ 1.5·10⁻⁷);
+    /// Double: libm `erf`.
+    static func fastErf(_ x: Self) -> Self
 
     /// Row-major C = alpha·op(A)·op(B) + beta·C with BLAS leading dimensions.
     static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
@@ -32,6 +41,8 @@ extension Float: TensorScalar {
     @inlinable @inline(__always) public static func erf(_ x: Float) -> Float { erff(x) }
     @inlinable @inline(__always) public static func tanh(_ x: Float) -> Float { tanhf(x) }
     @inlinable @inline(__always) public static func sqrt(_ x: Float) -> Float { x.squareRoot() }
+    @inlinable @inline(__always) public static func fastExp(_ x: Float) -> Float { polynomialExp(x) }
+    @inlinable @inline(__always) public static func fastErf(_ x: Float) -> Float { polynomialErf(x) }
 
     public static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
                                 alpha: Float, a: UnsafePointer<Float>, lda: Int,
@@ -49,6 +60,8 @@ extension Double: TensorScalar {
     @inlinable @inline(__always) public static func erf(_ x: Double) -> Double { Glibc.erf(x) }
     @inlinable @inline(__always) public static func tanh(_ x: Double) -> Double { Glibc.tanh(x) }
     @inlinable @inline(__always) public static func sqrt(_ x: Double) -> Double { x.squareRoot() }
+    @inlinable @inline(__always) public static func fastExp(_ x: Double) -> Double { Glibc.exp(x) }
+    @inlinable @inline(__always) public static func fastErf(_ x: Double) -> Double { Glibc.erf(x) }
 
     public static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
                                 alpha: Double, a: UnsafePointer<Double>, lda: Int,

@@ -18,6 +18,7 @@ static inline MPI_Op ff_mpi_max(void) { return MPI_MAX; }
 static inline MPI_Op ff_mpi_min(void) { return MPI_MIN; }
 static inline void *ff_mpi_in_place(void) { return MPI_IN_PLACE; }
 static inline MPI_Status *ff_mpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
+static inline MPI_Status *ff_mpi_statuses_ignore(void) { return MPI_STATUSES_IGNORE; }
 static inline MPI_Request ff_mpi_request_null(void) { return MPI_REQUEST_NULL; }
 static inline MPI_Errhandler ff_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }
 static inline int ff_mpi_success(void) { return MPI_SUCCESS; }

@@ -1,0 +1,133 @@
+import FlowModel
+import HDF5IO
+
+/// An opened checkpoint file (SPEC §5), read in two phases: first the trainer state and the run
+/// configuration (which decides the architecture), then the buffers into a model built from it.
+/// Every dataset's `crc32` is verified as it is read.
+public final class CheckpointReader {
+    public let path: String
+    public let trainer: TrainerState
+    public let configText: String
+    private let file: HDF5File
+
+    public init(path: String) throws {
+        self.path = path
+        do {
+            file = try HDF5File(path: path, mode: .readOnly)
+        } catch {
+            throw CheckpointError(path: path, "cannot open: \(error)")
+        }
+        let group: HDF5Group
+        do { group = try file.root.group("trainer") } catch {
+            throw CheckpointError(path: path, "no /trainer group: not a checkpoint of this trainer")
+        }
+        func int(_ name: String) throws -> Int {
+            do { return Int(try group.attribute(name, as: Int64.self)) } catch {
+                throw CheckpointError(path: path, "/trainer is missing attribute \(name)")
+            }
+        }
+        func double(_ name: String) throws -> Double? {
+            do {
+                let value = try group.attribute(name, as: Double.self)
+                return value.isNaN ? nil : value
+            } catch {
+                throw CheckpointError(path: path, "/trainer is missing attribute \(name)")
+            }
+        }
+        let version = try int("format_version")
+        guard version == CheckpointWriter.formatVersion else {
+            throw CheckpointError(path: path, "/trainer format_version \(version) is not supported (this trainer reads \(CheckpointWriter.formatVersion))")
+        }
+        var state = TrainerState()
+        state.step = try int("step")
+        state.epoch = try int("epoch")
+        state.batchInEpoch = try int("batch_in_epoch")
+        state.samplesSeen = try int("samples_seen")
+        state.seed = UInt64(bitPattern: Int64(try int("seed")))
+        state.worldSize = try int("world_size")
+        state.validationLoss = try double("validation_loss")
+        state.bestValidationLoss = try double("best_validation_loss")
+        let best = try int("best_step")
+        state.bestStep = best < 0 ? nil : best
+        guard state.step >= 0, state.epoch >= 0, state.batchInEpoch >= 0, state.samplesSeen >= 0 else {
+            throw CheckpointError(path: path, "/trainer holds a negative position (step \(state.step), epoch \(state.epoch), batch \(state.batchInEpoch))")
+        }
+        trainer = state
+
+        let text: String
+        let config: HDF5Dataset
+        do {
+            config = try file.root.dataset("config")
+            text = try config.readString()
+        } catch {
+            throw CheckpointError(path: path, "/config is missing or not a string: \(error)")
+        }
+        try CheckpointReader.verify(Array(text.utf8).withUnsafeBytes { CRC32.checksum($0) }, of: config,
+                                    named: "/config", path: path)
+        configText = text
+    }
+
+    /// Reads `/model/<name>` for every entry of `table` into `parameters` (laid out by `table`).
+    public func readParameters(table: ParameterTable, into parameters: UnsafeMutablePointer<Float>) throws {
+        for entry in table.entries {
+            try readChecksummed("model/" + entry.name, shape: entry.shape, into: parameters + entry.offset)
+        }
+        try rejectExtraMembers(group: "model", expected: Set(table.entries.map(\.name)))
+    }
+
+    /// Reads `/optimizer/<name>/<state>` for every entry into `buffer` (laid out by `table`).
+    public func readOptimizerState(_ state: String, table: ParameterTable,
+                                   into buffer: UnsafeMutablePointer<Float>) throws {
+        for entry in table.entries {
+            try readChecksummed("optimizer/" + entry.name + "/" + state, shape: entry.shape,
+                                into: buffer + entry.offset)
+        }
+    }
+
+    /// Names of the optimizer state buffers stored for the first parameter (e.g. exp_avg, exp_avg_sq).
+    public func optimizerStateNames(table: ParameterTable) throws -> [String] {
+        guard let first = table.entries.first else { return [] }
+        let path = "optimizer/" + first.name
+        guard file.root.exists(path) else { return [] }
+        return try file.root.group(path).memberNames()
+    }
+
+    private func readChecksummed(_ name: String, shape: [Int], into destination: UnsafeMutablePointer<Float>) throws {
+        guard file.root.exists(name) else {
+            throw CheckpointError(path: path, "/\(name) is missing (the checkpoint is of another architecture or optimizer)")
+        }
+        let dataset = try file.root.dataset(name)
+        guard dataset.shape == shape else {
+            throw CheckpointError(path: path, "/\(name) has shape \(dataset.shape), the model expects \(shape)")
+        }
+        do {
+            try dataset.requireType([.float32])
+            let count = shape.reduce(1, *)
+            try dataset.read(into: UnsafeMutableBufferPointer(start: destination, count: count))
+            let crc = CRC32.checksum(UnsafeRawBufferPointer(start: destination, count: count * MemoryLayout<Float>.stride))
+            try CheckpointReader.verify(crc, of: dataset, named: "/" + name, path: path)
+        } catch let error as CheckpointError {
+            throw error
+        } catch {
+            throw CheckpointError(path: path, "/\(name) unreadable: \(error)")
+        }
+    }
+
+    private func rejectExtraMembers(group: String, expected: Set<String>) throws {
+        // Parameter names contain dots, not slashes, so /model is flat.
+        let names = try file.root.group(group).memberNames()
+        if let extra = names.first(where: { !expected.contains($0) }) {
+            throw CheckpointError(path: path, "/\(group)/\(extra) is not a parameter of the configured model")
+        }
+    }
+
+    private static func verify(_ crc: UInt32, of dataset: HDF5Dataset, named name: String, path: String) throws {
+        let stored: Int64
+        do { stored = try dataset.attribute("crc32", as: Int64.self) } catch {
+            throw CheckpointError(path: path, "\(name) has no crc32 attribute")
+        }
+        guard stored == Int64(crc) else {
+            throw CheckpointError(path: path, "\(name) is corrupted: crc32 of its data is \(String(crc, radix: 16)), the file records \(String(UInt32(truncatingIfNeeded: stored), radix: 16))")
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import FlowModel
+import HDF5IO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes one checkpoint file atomically (SPEC §5).
+///
+/// The file is written under a temporary name in the destination directory, closed, fsynced,
+/// renamed to its final name and the directory fsynced: after a crash at any point the final
+/// name either holds a complete checkpoint or does not exist. Temporary files start with `.`
+/// and end in `.tmp`, so a listing never mistakes one for a checkpoint.
+///
+/// Layout:
+///
+///     /model/<name>                         float32, shape from the parameter table
+///     /optimizer/<name>/<state>             float32, e.g. exp_avg and exp_avg_sq (AdamW)
+///     /trainer                              group; attributes of `TrainerState`, format_version
+///     /config                               the resolved run configuration (YAML text, a UTF-8 string)
+///
+/// Every dataset carries the attribute `crc32`: the CRC-32 of its raw little-endian bytes (for
+/// `/config`, of its UTF-8 bytes).
+public enum CheckpointWriter {
+    public static let formatVersion = 1
+
+    /// Writes `checkpoint-<step>.h5` into `directory` and returns its path.
+    ///
+    /// - Parameters:
+    ///   - parameters: the model's parameter buffer, laid out by `table`.
+    ///   - optimizerStates: each optimizer state buffer (same layout as `parameters`) by name.
+    ///   - beforeRename: called once the temporary file is complete and synced (fault-injection
+    ///     tests kill the process there).
+    public static func write(
+        directory: String, table: ParameterTable,
+        parameters: UnsafePointer<Float>,
+        optimizerStates: [(name: String, buffer: UnsafePointer<Float>)],
+        trainer: TrainerState, configText: String,
+        beforeRename: (() -> Void)? = nil
+    ) throws -> String {
+        let finalPath = directory + "/" + CheckpointDirectory.fileName(step: trainer.step)
+        let temporaryPath = directory + "/." + CheckpointDirectory.fileName(step: trainer.step)
+            + ".\(getpid()).tmp"
+        do {
+            try writeFile(path: temporaryPath, table: table, parameters: parameters,
+                          optimizerStates: optimizerStates, trainer: trainer, configText: configText)
+            try fsyncPath(temporaryPath, directory: false)
+            beforeRename?()
+            if rename(temporaryPath, finalPath) != 0 {
+                throw CheckpointError(path: finalPath, "rename from \(temporaryPath) failed: \(errnoText())")
+            }
+            try fsyncPath(directory, directory: true)
+        } catch {
+            // Truncate before unlinking: after a failed write HDF5 may keep its descriptor of the
+            // temporary file open, which would keep the partial file's blocks allocated (a full
+            // disk would stay full, and a retry at the next checkpoint fail for that alone).
+            truncate(temporaryPath, 0)
+            unlink(temporaryPath)
+            if let error = error as? CheckpointError { throw error }
+            throw CheckpointError(path: finalPath, "not written (\(error)); earlier checkpoints are untouched")
+        }
+        return finalPath
+    }
+
+    private static func writeFile(
+        path: String, table: ParameterTable, parameters: UnsafePointer<Float>,
+        optimizerStates: [(name: String, buffer: UnsafePointer<Float>)],
+        trainer: TrainerState, configText: String
+    ) throws {
+        let file = try HDF5File(path: path, mode: .truncate)
+        let model = try file.root.createGroup("model")
+        for entry in table.entries {
+            try writeChecksummed(model, entry.name, shape: entry.shape, values: parameters + entry.offset)
+        }
+        let optimizer = try file.root.createGroup("optimizer")
+        for entry in table.entries where !optimizerStates.isEmpty {
+            let group = try optimizer.createGroup(entry.name)
+            for state in optimizerStates {
+                try writeChecksummed(group, state.name, shape: entry.shape, values: state.buffer + entry.offset)
+            }
+        }
+        let attributes = try file.root.createGroup("trainer")
+        try attributes.setAttribute("format_version", Int64(formatVersion))
+        try attributes.setAttribute("step", Int64(trainer.step))
+        try attributes.setAttribute("epoch", Int64(trainer.epoch))
+        try attributes.setAttribute("batch_in_epoch", Int64(trainer.batchInEpoch))
+        try attributes.setAttribute("samples_seen", Int64(trainer.samplesSeen))
+        try attributes.setAttribute("seed", Int64(bitPattern: trainer.seed))
+        try attributes.setAttribute("world_size", Int64(trainer.worldSize))
+        try attributes.setAttribute("rng", string: "counter-based, keyed by (seed, epoch, step, sample index); no other state")
+        try attributes.setAttribute("validation_loss", trainer.validationLoss ?? .nan)
+        try attributes.setAttribute("best_validation_loss", trainer.bestValidationLoss ?? .nan)
+        try attributes.setAttribute("best_step", Int64(trainer.bestStep ?? -1))
+        try file.root.setAttribute("format_version", Int64(formatVersion))
+        try file.root.setAttribute("kind", string: "flowformer-checkpoint")
+
+        let config = try file.root.createStringDataset("config", string: configText)
+        let crc = Array(configText.utf8).withUnsafeBytes { CRC32.checksum($0) }
+        try config.setAttribute("crc32", Int64(crc))
+        try file.flush()
+    }
+
+    private static func writeChecksummed(_ group: HDF5Group, _ name: String, shape: [Int],
+                                         values: UnsafePointer<Float>) throws {
+        let count = shape.reduce(1, *)
+        let dataset = try group.createDataset(name, of: Float.self, shape: shape)
+        try dataset.write(UnsafeBufferPointer(start: values, count: count))
+        let crc = CRC32.checksum(UnsafeRawBufferPointer(start: values, count: count * MemoryLayout<Float>.stride))
+        try dataset.setAttribute("crc32", Int64(crc))
+    }
+
+    /// Flushes a file's (or a directory's) contents to stable storage.
+    static func fsyncPath(_ path: String, directory: Bool) throws {
+        let fd = open(path, directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY)
+        if fd < 0 { throw CheckpointError(path: path, "cannot open for fsync: \(errnoText())") }
+        defer { close(fd) }
+        if fsync(fd) != 0 { throw CheckpointError(path: path, "fsync failed: \(errnoText())") }
+    }
+}
+
+func errnoText() -> String { String(cString: strerror(errno)) }

@@ -1,0 +1,23 @@
+/// Where training stands: everything besides parameters and optimizer moments that a resumed
+/// run needs to continue at exactly the same global sample. Stored as attributes of `/trainer`.
+public struct TrainerState: Sendable, Equatable {
+    /// Optimizer steps done.
+    public var step: Int = 0
+    /// Epoch of the next global batch, and that batch's index within the epoch.
+    public var epoch: Int = 0
+    public var batchInEpoch: Int = 0
+    /// Training samples consumed so far (step × global batch).
+    public var samplesSeen: Int = 0
+    /// The run's seed: initialisation, data order, dropout and augmentation are all keyed by it
+    /// (counter-based generators, so the seed and the position above are the whole RNG state).
+    public var seed: UInt64 = 0
+    /// Ranks of the run that wrote the checkpoint (informational: any world size may resume).
+    public var worldSize: Int = 1
+    /// The validation metric (lower is better: the validation loss) measured at `step`, if any.
+    public var validationLoss: Double? = nil
+    /// The best validation loss seen so far in the run and the step it was measured at.
+    public var bestValidationLoss: Double? = nil
+    public var bestStep: Int? = nil
+
+    public init() {}
+}

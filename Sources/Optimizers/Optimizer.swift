@@ -1,0 +1,63 @@
+import FlowModel
+import TensorKernels
+
+/// A first-order optimizer updating the model's single flat parameter buffer in place.
+///
+/// Every buffer it touches — parameters, gradients and each state buffer — has the layout of the
+/// `ParameterTable` it was built for: `table.count` Floats, entry `e` at `e.range`. Gradients
+/// must already be averaged over ranks (and clipped) when `step` is called; every rank then runs
+/// the same arithmetic on the same numbers and the replicas stay bit-identical.
+public protocol Optimizer: AnyObject {
+    /// The layout of the parameter, gradient and state buffers.
+    var table: ParameterTable { get }
+
+    /// Optimizer steps taken so far (0 before the first). `step` increments it first, so the
+    /// n-th call runs with t = n, as PyTorch's `state["step"]`. Settable for checkpoint restore.
+    var stepCount: Int { get set }
+
+    /// The per-parameter state, named as in checkpoints (SPEC §5): `exp_avg`, `exp_avg_sq` for
+    /// AdamW, `momentum` for SGD. Each buffer is `[table.count]` with the table's layout, so the
+    /// state of parameter `e` is `buffer.pointer + e.offset` for `e.count` values
+    /// (`/optimizer/<e.name>/<name>`). A restore writes into these buffers directly.
+    var stateBuffers: [(name: String, buffer: Tensor<Float>)] { get }
+
+    /// Applies one update with learning rate `learningRate` (already scheduled for this step).
+    ///
+    /// - Parameters:
+    ///   - parameters: `[table.count]`, updated in place.
+    ///   - gradients: `[table.count]`, read only.
+    ///   - learningRate: the step size for this step, in parameter units per gradient unit.
+    func step(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, learningRate: Float)
+}
+
+/// Which optimizer a run uses (`train.optimizer`).
+public enum OptimizerKind: String, Sendable, CaseIterable, Codable {
+    /// Adam with decoupled weight decay (`AdamW`).
+    case adamw
+    /// Stochastic gradient descent with (optionally Nesterov) momentum (`SGD`).
+    case sgd
+}
+
+/// A maximal run of consecutive table entries that share the same `decays` flag:
+/// the optimizers loop over these, so weight decay costs no per-element branch.
+struct DecayRun: Sendable, Equatable {
+    let offset: Int
+    let count: Int
+    let decays: Bool
+}
+
+extension ParameterTable {
+    /// The table cut into maximal runs of entries with equal `decays`, in buffer order.
+    /// The runs cover `0 ..< count` exactly.
+    var decayRuns: [DecayRun] {
+        var runs: [DecayRun] = []
+        for entry in entries where entry.count > 0 {
+            if let last = runs.last, last.decays == entry.decays, last.offset + last.count == entry.offset {
+                runs[runs.count - 1] = DecayRun(offset: last.offset, count: last.count + entry.count, decays: last.decays)
+            } else {
+                runs.append(DecayRun(offset: entry.offset, count: entry.count, decays: entry.decays))
+            }
+        }
+        return runs
+    }
+}
