@@ -53,8 +53,9 @@ public final class FlowformerModel<Scalar: TensorScalar> {
     /// samples. Parameters start at zero: call `initializeParameters(seed:)` or load them.
     ///
     /// - Parameter attentionChunk: chunk length of the causal flow / linear aggregations (lm);
-    ///   it changes speed and memory, not results (beyond rounding).
-    public init(config: ModelConfig, maxBatch: Int, attentionChunk: Int = 64) {
+    ///   it changes speed and memory, not results (beyond rounding). The default is the
+    ///   attention cores' measured best (`defaultCausalChunk`).
+    public init(config: ModelConfig, maxBatch: Int, attentionChunk: Int = defaultCausalChunk) {
         precondition(maxBatch > 0, "maxBatch must be positive, got \(maxBatch)")
         precondition(config.dropout >= 0 && config.dropout < 1, "dropout \(config.dropout) is outside [0, 1)")
         self.config = config
