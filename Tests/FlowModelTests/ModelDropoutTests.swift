@@ -15,6 +15,8 @@ import TensorKernels
         let width = 4000, p = 0.25
         let site = SampleDropout(layer: 1, site: 0, probability: p)
         let context = ForwardContext(seed: 9, step: 4, firstSampleIndex: 10, training: true)
+        // The documented key: (seed, .dropout, step, global sample index, layer, site).
+        #expect(site.random(for: context, sampleIndex: 12) == CounterRandom(seed: 9, domain: .dropout, stream: 4, 12, 1, 0))
         let together = mask(site, samples: 4, width: width, context: context)
         #expect(together == mask(site, samples: 4, width: width, context: context))
         // Sample 12 is the same whether it is the third of a call starting at 10 or the first of
