@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "HDF5IO", dependencies: ["_CHDF5"], exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // Model and optimisation
-        .target(name: "FlowModel", dependencies: ["TensorKernels"], exclude: ["Attention/README.md"],
+        .target(name: "FlowModel", dependencies: ["TensorKernels"], exclude: ["README.md", "Attention/README.md"],
                 swiftSettings: swiftSettings),
         .target(name: "Optimizers", dependencies: ["TensorKernels", "FlowModel"], exclude: ["README.md"],
                 swiftSettings: swiftSettings),

@@ -15,6 +15,7 @@ import Glibc
 /// | `nan-grad-at-step-N-rank-R[-times-K]` | one gradient value of rank R becomes NaN before it is all-reduced |
 /// | `huge-grad-at-step-N-rank-R[-times-K]` | one gradient value of rank R becomes 1e30: finite, but its square overflows Float |
 /// | `nan-loss-at-step-N-rank-R[-times-K]` | rank R's loss is NaN, and so is its loss gradient (the backward's loss scale) |
+/// | `desync-params-at-step-N-rank-R` | after step N's update, rank R's first parameter moves by one ulp: the next cross-rank checksum must catch it |
 ///
 /// A skipped step does not advance `state.step`, so the poisons with `-times-K` hit the next K
 /// attempts at step N in a row: K consecutive non-finite steps.
@@ -23,6 +24,7 @@ public enum InjectedFault: Equatable, Sendable {
     case stopWriter(step: Int)
     case poisonGradient(step: Int, rank: Int, times: Int, value: Float)
     case poisonLoss(step: Int, rank: Int, times: Int)
+    case desyncParameters(step: Int, rank: Int)
 
     /// The value `huge-grad` writes: finite, but (1e30)² overflows Float, so an AdamW second
     /// moment fed with it becomes +∞ unless the gradient is clipped.
@@ -49,6 +51,9 @@ public enum InjectedFault: Equatable, Sendable {
         case "nan-grad", "huge-grad":
             guard let rank, times >= 1, Set(fields.keys).isSubset(of: ["step", "rank", "times"]) else { throw Self.unknown(spec) }
             self = .poisonGradient(step: step, rank: rank, times: times, value: kind == "nan-grad" ? .nan : Self.hugeGradient)
+        case "desync-params":
+            guard let rank, Set(fields.keys) == ["step", "rank"] else { throw Self.unknown(spec) }
+            self = .desyncParameters(step: step, rank: rank)
         case "nan-loss":
             guard let rank, times >= 1, Set(fields.keys).isSubset(of: ["step", "rank", "times"]) else { throw Self.unknown(spec) }
             self = .poisonLoss(step: step, rank: rank, times: times)
@@ -60,7 +65,7 @@ public enum InjectedFault: Equatable, Sendable {
     private static func unknown(_ spec: String) -> TrainingError {
         TrainingError("unknown fault '\(spec)' (expected kill-writer-at-step-N, stop-writer-at-step-N, "
                       + "nan-grad-at-step-N-rank-R[-times-K], huge-grad-at-step-N-rank-R[-times-K] "
-                      + "or nan-loss-at-step-N-rank-R[-times-K])")
+                      + "nan-loss-at-step-N-rank-R[-times-K] or desync-params-at-step-N-rank-R)")
     }
 
     /// The signal rank 0 raises just before renaming step `step`'s checkpoint into place, if any.

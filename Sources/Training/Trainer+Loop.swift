@@ -91,6 +91,9 @@ extension Trainer {
             optimizer.step(parameters: model.parameters.pointer, gradients: gradients, learningRate: learningRate)
             state.step += 1
             state.samplesSeen += config.train.globalBatch
+            if options.fault == .desyncParameters(step: state.step, rank: communicator.rank) {
+                model.parameters[0] = model.parameters[0].nextUp   // fault injection (tests)
+            }
 
             windowLoss += lossSums[0]; windowCorrect += lossSums[1]; windowSamples += lossSums[2]
             if state.step % config.train.logEvery == 0 || state.step == totalSteps {
