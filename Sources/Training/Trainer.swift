@@ -107,13 +107,8 @@ public final class Trainer {
         let loadedState = try communicator.rootDecides {
             if let reader = pendingReader {
                 try reader.readParameters(table: model.table, into: model.parameters.pointer)
-                let stored = try reader.optimizerStateNames(table: model.table)
-                for buffer in optimizer.stateBuffers {
-                    guard stored.contains(buffer.name) else {
-                        throw CheckpointError(path: reader.path, "holds optimizer state \(stored) but \(config.train.optimizer.rawValue) needs \(buffer.name)")
-                    }
-                    try reader.readOptimizerState(buffer.name, table: model.table, into: buffer.buffer.pointer)
-                }
+                try reader.readOptimizerState(into: optimizer, optimizerName: config.train.optimizer.rawValue,
+                                              table: model.table)
                 print("resuming from \(reader.path) at step \(reader.trainer.step) (\(reader.trainer.samplesSeen) samples seen)")
                 return TrainerStateCoding.encode(reader.trainer)
             }

@@ -163,13 +163,10 @@ struct CheckFileCommand: FlowformerCommand {
         try reader.readParameters(table: table, into: buffer.pointer)
         var digests = ["model=" + hex(CRC32.checksum(bytes))]
         // As a resume does: every state buffer the configured optimizer needs must be stored.
-        let stored = try reader.optimizerStateNames(table: table)
-        for state in config.train.makeOptimizer(table: table).stateBuffers.map(\.name) {
-            guard stored.contains(state) else {
-                throw CheckpointError(path: path, "holds optimizer state \(stored) but \(config.train.optimizer.rawValue) needs \(state)")
-            }
-            try reader.readOptimizerState(state, table: table, into: buffer.pointer)
-            digests.append("\(state)=" + hex(CRC32.checksum(bytes)))
+        let optimizer = config.train.makeOptimizer(table: table)
+        try reader.readOptimizerState(into: optimizer, optimizerName: config.train.optimizer.rawValue, table: table)
+        for state in optimizer.stateBuffers {
+            digests.append("\(state.name)=" + hex(CRC32.checksum(UnsafeRawBufferPointer(state.buffer.buffer))))
         }
         let configCRC = Array(reader.configText.utf8).withUnsafeBytes { CRC32.checksum($0) }
         let t = reader.trainer
