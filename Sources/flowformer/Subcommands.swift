@@ -9,4 +9,5 @@ let flowformerSubcommands: [ParsableCommand.Type] = [
     EvalCommand.self,
     InspectCommand.self,
     SelftestCommand.self,
+    CheckFileCommand.self,
 ]
