@@ -84,9 +84,18 @@ extension Double: TensorScalar {
 
 /// Number of threads BLAS may use. Under `mpirun -np N` on N cores, keep it at 1 per rank.
 public enum BLASThreads {
+    /// Lets BLAS use `count` threads and records `count` as `requested`, the number of threads
+    /// this process's compute may use (the flow attention cores split their batch over as many).
     public static func set(_ count: Int) {
         precondition(count >= 1, "BLAS thread count must be at least 1, got \(count)")
         openblas_set_num_threads(Int32(count))
+        requestedCount = count
     }
+    /// The threads BLAS uses now (OpenBLAS's own default, all cores, until `set` is called).
     public static var current: Int { Int(openblas_get_num_threads()) }
+    /// The count last passed to `set`, or 1 if it was never called: code outside BLAS that can
+    /// use threads (the attention cores) uses this many, so that a process that asked for
+    /// nothing stays on one thread.
+    public static var requested: Int { requestedCount }
+    private static var requestedCount = 1
 }

@@ -38,19 +38,17 @@ extension CausalFlowAttention {
                          keyGradient: UnsafeMutablePointer<Scalar>,
                          valueGradient: UnsafeMutablePointer<Scalar>) {
         precondition(hasForward, "CausalFlowAttention.backward called before forward")
-        withExtendedLifetime(self) {
-            workspaces.run { b, workspace in
-                self.backwardSample(b, workspace: workspace, outputGradient: outputGradient,
-                                    queryGradient: queryGradient, keyGradient: keyGradient,
-                                    valueGradient: valueGradient)
-            }
-        }
+        pendingCall = .backward(outputGradient: outputGradient, queryGradient: queryGradient,
+                                keyGradient: keyGradient, valueGradient: valueGradient)
+        workspaces.run(self)
+        pendingCall = nil
     }
 
-    private func backwardSample(_ b: Int, workspace: Workspace, outputGradient: UnsafePointer<Scalar>,
-                                queryGradient: UnsafeMutablePointer<Scalar>,
-                                keyGradient: UnsafeMutablePointer<Scalar>,
-                                valueGradient: UnsafeMutablePointer<Scalar>) {
+    /// Backward of batch element `b` (called by `runTask`).
+    func backwardSample(_ b: Int, workspace: Workspace, outputGradient: UnsafePointer<Scalar>,
+                        queryGradient: UnsafeMutablePointer<Scalar>,
+                        keyGradient: UnsafeMutablePointer<Scalar>,
+                        valueGradient: UnsafeMutablePointer<Scalar>) {
         let eps = Self.epsilon, chunk = effectiveChunk
         let (l, d, heads, dh) = (shape.queryLength, shape.modelWidth, shape.heads, shape.headWidth)
         let rowsOffset = b &* l &* d, scalarsOffset = b &* heads &* l
@@ -159,11 +157,13 @@ extension CausalFlowAttention {
             // Suffix sums, position by position from the end of the chunk. The loop walks the
             // chunk's saved scalars backwards; read them in order first (see `touchCacheLines`).
             let firstScalar = start &* heads, scalarCount = rows &* heads
-            var touched: Scalar = 0
-            for array in [UnsafePointer(ds), UnsafePointer(comp), UnsafePointer(Z), UnsafePointer(conserved),
-                          UnsafePointer(alloc), UnsafePointer(I), UnsafePointer(O)] {
-                touched += touchCacheLines(array + firstScalar, count: scalarCount)
-            }
+            var touched = touchCacheLines(ds + firstScalar, count: scalarCount)
+            touched += touchCacheLines(comp + firstScalar, count: scalarCount)
+            touched += touchCacheLines(Z + firstScalar, count: scalarCount)
+            touched += touchCacheLines(conserved + firstScalar, count: scalarCount)
+            touched += touchCacheLines(alloc + firstScalar, count: scalarCount)
+            touched += touchCacheLines(I + firstScalar, count: scalarCount)
+            touched += touchCacheLines(O + firstScalar, count: scalarCount)
             workspace.touchSink[0] = touched
             for i in stride(from: end &- 1, through: start, by: -1) {
                 let n = Scalar(i &+ 1)

@@ -20,7 +20,7 @@ import TensorKernels
 /// d_h × d_h state of the earlier chunks) on s_i Q_i with s_i = alloc_i / I_i, straight into
 /// the output rows. Memory stays O(chunk·D + H·d_h²) per batch element beyond the saved
 /// activations. Batch elements run on the threads of a `WorkerPool`.
-public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore {
+public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore, WorkerPoolTasks {
     public let shape: AttentionShape
     /// Positions per chunk of the causal aggregation.
     public let chunk: Int
@@ -103,17 +103,37 @@ public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore {
     /// Chunk length actually used (`chunk`, at most L).
     var effectiveChunk: Int { min(chunk, shape.queryLength) }
 
+    /// The call the workers are running, set only while `forward` or `backward` runs.
+    enum PendingCall {
+        case forward(queries: UnsafePointer<Scalar>, keys: UnsafePointer<Scalar>, values: UnsafePointer<Scalar>,
+                     output: UnsafeMutablePointer<Scalar>)
+        case backward(outputGradient: UnsafePointer<Scalar>, queryGradient: UnsafeMutablePointer<Scalar>,
+                      keyGradient: UnsafeMutablePointer<Scalar>, valueGradient: UnsafeMutablePointer<Scalar>)
+    }
+    var pendingCall: PendingCall?
+
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func forward(queries: UnsafePointer<Scalar>, keys: UnsafePointer<Scalar>,
                         values: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>) {
-        withExtendedLifetime(self) {
-            workspaces.run { b, workspace in
-                self.forwardSample(b, workspace: workspace, queries: queries, keys: keys, values: values,
-                                   output: output)
-            }
-        }
+        pendingCall = .forward(queries: queries, keys: keys, values: values, output: output)
+        workspaces.run(self)
+        pendingCall = nil
         hasForward = true
+    }
+
+    /// One batch element of the pending call, on the pool's workspace `worker`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func runTask(_ b: Int, worker: Int) {
+        let workspace = workspaces.workspace(worker)
+        switch pendingCall! {
+        case let .forward(queries, keys, values, output):
+            forwardSample(b, workspace: workspace, queries: queries, keys: keys, values: values, output: output)
+        case let .backward(outputGradient, queryGradient, keyGradient, valueGradient):
+            backwardSample(b, workspace: workspace, outputGradient: outputGradient, queryGradient: queryGradient,
+                           keyGradient: keyGradient, valueGradient: valueGradient)
+        }
     }
 
     private func forwardSample(_ b: Int, workspace: Workspace, queries: UnsafePointer<Scalar>,

@@ -38,19 +38,17 @@ extension FlowAttention {
                          keyGradient: UnsafeMutablePointer<Scalar>,
                          valueGradient: UnsafeMutablePointer<Scalar>) {
         precondition(hasForward, "FlowAttention.backward called before forward")
-        withExtendedLifetime(self) {
-            workspaces.run { b, workspace in
-                self.backwardSample(b, workspace: workspace, outputGradient: outputGradient,
-                                    queryGradient: queryGradient, keyGradient: keyGradient,
-                                    valueGradient: valueGradient)
-            }
-        }
+        pendingCall = .backward(outputGradient: outputGradient, queryGradient: queryGradient,
+                                keyGradient: keyGradient, valueGradient: valueGradient)
+        workspaces.run(self)
+        pendingCall = nil
     }
 
-    private func backwardSample(_ b: Int, workspace: Workspace, outputGradient: UnsafePointer<Scalar>,
-                                queryGradient: UnsafeMutablePointer<Scalar>,
-                                keyGradient: UnsafeMutablePointer<Scalar>,
-                                valueGradient: UnsafeMutablePointer<Scalar>) {
+    /// Backward of batch element `b` (called by `runTask`).
+    func backwardSample(_ b: Int, workspace: Workspace, outputGradient: UnsafePointer<Scalar>,
+                        queryGradient: UnsafeMutablePointer<Scalar>,
+                        keyGradient: UnsafeMutablePointer<Scalar>,
+                        valueGradient: UnsafeMutablePointer<Scalar>) {
         let eps = Self.epsilon, rowBlock = Self.rowBlock
         let (l, s, d, heads, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth, shape.heads,
                                     shape.headWidth)

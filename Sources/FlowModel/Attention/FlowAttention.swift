@@ -27,7 +27,7 @@ import TensorKernels
 /// e_j v_j (not comp_j v_j) and ν scales KV and `competition` afterwards. σ and exp run as
 /// vectorised whole-block kernels. Batch elements are independent and run on the threads of a
 /// `WorkerPool`; results do not depend on the number of threads.
-public final class FlowAttention<Scalar: TensorScalar>: AttentionCore {
+public final class FlowAttention<Scalar: TensorScalar>: AttentionCore, WorkerPoolTasks {
     public let shape: AttentionShape
     /// ε of the flow equations.
     public static var epsilon: Scalar { 1e-6 }
@@ -107,17 +107,37 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore {
         workspaces = WorkerPool(tasks: b) { Workspace(shape, rowBlock: rowBlock) }
     }
 
+    /// The call the workers are running, set only while `forward` or `backward` runs.
+    enum PendingCall {
+        case forward(queries: UnsafePointer<Scalar>, keys: UnsafePointer<Scalar>, values: UnsafePointer<Scalar>,
+                     output: UnsafeMutablePointer<Scalar>)
+        case backward(outputGradient: UnsafePointer<Scalar>, queryGradient: UnsafeMutablePointer<Scalar>,
+                      keyGradient: UnsafeMutablePointer<Scalar>, valueGradient: UnsafeMutablePointer<Scalar>)
+    }
+    var pendingCall: PendingCall?
+
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func forward(queries: UnsafePointer<Scalar>, keys: UnsafePointer<Scalar>,
                         values: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>) {
-        withExtendedLifetime(self) {
-            workspaces.run { b, workspace in
-                self.forwardSample(b, workspace: workspace, queries: queries, keys: keys, values: values,
-                                   output: output)
-            }
-        }
+        pendingCall = .forward(queries: queries, keys: keys, values: values, output: output)
+        workspaces.run(self)
+        pendingCall = nil
         hasForward = true
+    }
+
+    /// One batch element of the pending call, on the pool's workspace `worker`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func runTask(_ b: Int, worker: Int) {
+        let workspace = workspaces.workspace(worker)
+        switch pendingCall! {
+        case let .forward(queries, keys, values, output):
+            forwardSample(b, workspace: workspace, queries: queries, keys: keys, values: values, output: output)
+        case let .backward(outputGradient, queryGradient, keyGradient, valueGradient):
+            backwardSample(b, workspace: workspace, outputGradient: outputGradient, queryGradient: queryGradient,
+                           keyGradient: keyGradient, valueGradient: valueGradient)
+        }
     }
 
     private func forwardSample(_ b: Int, workspace: Workspace, queries: UnsafePointer<Scalar>,
