@@ -33,8 +33,6 @@ public final class SoftmaxAttention<Scalar: TensorScalar>: AttentionCore {
     /// 1 / √d_h
     var scoreScale: Scalar { 1 / Scalar.sqrt(Scalar(shape.headWidth)) }
 
-    /// Keys visible from query position i: all S, or i + 1 when causal.
-    @inline(__always) func visibleKeys(_ i: Int) -> Int { shape.causal ? i &+ 1 : shape.keyLength }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
@@ -50,22 +48,14 @@ public final class SoftmaxAttention<Scalar: TensorScalar>: AttentionCore {
                 let k = keys + (b &* s &* d &+ h &* dh)
                 let v = values + (b &* s &* d &+ h &* dh)
                 let p = probabilities.pointer + (b &* shape.heads &+ h) &* l &* s
-                // Scores q kᵀ / √d_h  [L, S], then a masked, max-shifted softmax per row.
+                // Scores q kᵀ / √d_h  [L, S], then a masked, max-shifted softmax per row
+                // (TensorKernels' vectorised row softmax; causal rows see columns ≤ i).
                 matmul(q, k, transposeB: true, into: p, m: l, n: s, k: dh, lda: d, ldb: d, ldc: s,
                        alpha: scoreScale)
-                for i in 0..<l {
-                    let row = p + i &* s, visible = visibleKeys(i)
-                    var largest = row[0]
-                    for j in 1..<visible { largest = max(largest, row[j]) }
-                    var total: Scalar = 0
-                    for j in 0..<visible {
-                        let e = Scalar.exp(row[j] - largest)
-                        row[j] = e
-                        total += e
-                    }
-                    let inverse = 1 / total
-                    for j in 0..<visible { row[j] *= inverse }
-                    for j in visible..<s { row[j] = 0 }
+                if shape.causal {
+                    causalSoftmaxRows(p, into: p, rows: l, cols: s)
+                } else {
+                    softmaxRows(p, into: p, rows: l, cols: s)
                 }
                 matmul(UnsafePointer(p), v, into: output + (b &* l &* d &+ h &* dh), m: l, n: dh, k: s,
                        lda: s, ldb: d, ldc: d)
@@ -95,12 +85,8 @@ public final class SoftmaxAttention<Scalar: TensorScalar>: AttentionCore {
                 matmul(p, transposeA: true, g, into: valueGradient + sourceRows, m: s, n: dh, k: l,
                        lda: s, ldb: d, ldc: d)
                 matmul(g, v, transposeB: true, into: dZ, m: l, n: s, k: dh, lda: d, ldb: d, ldc: s)
-                for i in 0..<l {
-                    let pRow = p + i &* s, row = dZ + i &* s, visible = visibleKeys(i)
-                    let centre = dot(pRow, UnsafePointer(row), count: visible)
-                    for j in 0..<visible { row[j] = pRow[j] * (row[j] - centre) }
-                    for j in visible..<s { row[j] = 0 }
-                }
+                // dZ = P ⊙ (dP − Σ_k P_ik dP_ik); masked entries have P = 0, so dZ = 0 there.
+                softmaxRowsBackward(output: p, outputGradient: dZ, into: dZ, rows: l, cols: s)
                 // dq = dZ k / √d_h;  dk = dZᵀ q / √d_h
                 matmul(UnsafePointer(dZ), k, into: queryGradient + sinkRows, m: l, n: dh, k: s,
                        lda: s, ldb: d, ldc: d, alpha: scoreScale)
