@@ -31,9 +31,8 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore, WorkerPoo
     public let shape: AttentionShape
     /// ε of the flow equations.
     public static var epsilon: Scalar { 1e-6 }
-    /// Rows per block of the sweeps (the GEMMs on a block have k or m = rowBlock). 64, 128 and
-    /// 256 measure within noise of each other at L = 1024 and 16384; 32 is 10 % slower.
-    static var rowBlock: Int { 128 }
+    /// Rows per block of the sweeps (the GEMMs on a block have k or m = rowBlock).
+    static var rowBlock: Int { 64 }
 
     // Saved by forward for backward. Per-head scalars are [B, L or S, H] (position-major, so that
     // the sweeps read them in order), per-head vectors [B, H, d_h] (the same memory as [B, D]:
