@@ -12,7 +12,7 @@
 //      \     |      /
 //        Training                          coordinator: config, loop, all-reduce, eval, signals
 //           |
-//       flowformer                         the command line
+//       flowformer                         the command line (+ Benchmarks: `flowformer bench`)
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = []
@@ -53,6 +53,12 @@ let package = Package(
                 swiftSettings: swiftSettings),
         .target(name: "Checkpoints", dependencies: ["HDF5IO", "FlowModel", "Optimizers"], swiftSettings: swiftSettings),
 
+        // Measurement (`flowformer bench`)
+        .target(name: "Benchmarks",
+                dependencies: ["TensorKernels", "FlowModel", "Optimizers", "MPIComm", "Datasets"],
+                exclude: ["README.md"],
+                swiftSettings: swiftSettings),
+
         // Coordinator and command
         .target(name: "Training",
                 dependencies: ["MPIComm", "FlowModel", "Optimizers", "Datasets", "Checkpoints",
@@ -60,7 +66,7 @@ let package = Package(
                 exclude: ["Config/README.md"],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "flowformer",
-                          dependencies: ["Training", "MPIComm", "HDF5IO", "Checkpoints", "Datasets",
+                          dependencies: ["Training", "MPIComm", "HDF5IO", "Checkpoints", "Datasets", "Benchmarks",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           exclude: ["README.md"],
                           swiftSettings: swiftSettings),
@@ -73,6 +79,7 @@ let package = Package(
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "HDF5IO", "FlowModel"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "flowformer"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "HDF5IO", "flowformer"]),
     ],
     swiftLanguageModes: [.v5]

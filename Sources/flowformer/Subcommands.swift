@@ -6,4 +6,5 @@ import ArgumentParser
 /// and add one line here.
 let flowformerSubcommands: [ParsableCommand.Type] = [
     SelftestCommand.self,
+    BenchCommand.self,
 ]
