@@ -77,8 +77,8 @@ func runFlowformer(_ arguments: [String], timeoutSeconds: Double = 120) throws -
     let directory = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }
     let outURL = directory.appendingPathComponent("stdout"), errURL = directory.appendingPathComponent("stderr")
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
     let process = Process()
     process.executableURL = try flowformerExecutable()
     process.arguments = arguments
