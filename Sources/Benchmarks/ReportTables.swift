@@ -1,3 +1,5 @@
+import Foundation
+
 /// The text tables `flowformer bench` prints, one per section of a `BenchReport`.
 public enum ReportTables {
     public static func sgemm(_ results: [GemmResult]) -> String {
@@ -58,7 +60,7 @@ public enum ReportTables {
         var table = TextTable(
             title: "training step (forward + backward + all-reduce + AdamW); times are medians per step",
             header: ["run", "ranks×threads", "batch", "T", "step s", "samples/s", "tokens/s", "GFLOP/s", "MFU",
-                     "fwd s", "bwd s", "comm wait s", "adamw s", "data wait s", "peak RSS MiB"])
+                     "fwd s", "bwd s", "comm wait s", "adamw s", "data wait s", "peak RSS MiB", "data"])
         for result in results {
             table.add([result.label, "\(result.ranks)×\(result.threadsPerRank)", "\(result.globalBatch)",
                        "\(result.tokensPerSample)", formatFixed(result.step.median, digits: 3),
@@ -68,7 +70,8 @@ public enum ReportTables {
                        formatFixed(result.forwardSeconds, digits: 3), formatFixed(result.backwardSeconds, digits: 3),
                        formatFixed(result.commWaitSeconds, digits: 4), formatFixed(result.optimizerSeconds, digits: 4),
                        formatFixed(result.dataWaitSeconds, digits: 4),
-                       formatFixed(result.peakResidentMebibytes, digits: 0)])
+                       formatFixed(result.peakResidentMebibytes, digits: 0),
+                       result.data == "synthetic" ? "in memory" : (result.data as NSString).lastPathComponent])
         }
         return table.render()
     }
