@@ -123,7 +123,7 @@ project_model() {  # NAME CONFIG ATTENTION [extra flowformer options]
 }
 torch_model() {    # NAME CONFIG ATTENTION [extra torch_bench options]
   local name=$1 config=$2 attention=$3; shift 3
-  run "torch-$name" "$python" "$here/torch_bench.py" --threads "$threads" model --config "$config" \
+  run "torch-$name" "$python" "$here/torch_bench.py" model --threads "$threads" --config "$config" \
     --attention "$attention" --steps "$steps" --warmup "$warmup" "$@"
 }
 
@@ -153,9 +153,9 @@ for round in $(seq 1 "$rounds"); do
       has image && torch_model image-softmax image softmax
       if has attention; then
         for kind in flow softmax; do
-          run "torch-attention-$kind" "$python" "$here/torch_bench.py" --threads "$threads" attention \
+          run "torch-attention-$kind" "$python" "$here/torch_bench.py" attention --threads "$threads" \
             --kind "$kind" --lengths 1024,4096 $([ "$quick" = 1 ] && echo "--repeats 1 --warmup 0")
-          run "torch-attention-$kind-causal" "$python" "$here/torch_bench.py" --threads "$threads" attention \
+          run "torch-attention-$kind-causal" "$python" "$here/torch_bench.py" attention --threads "$threads" \
             --kind "$kind" --causal --lengths 1024,4096 $([ "$quick" = 1 ] && echo "--repeats 1 --warmup 0")
         done
       fi

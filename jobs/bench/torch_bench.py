@@ -361,13 +361,14 @@ def relative_error(value, reference):
 
 
 def main():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
+    common.add_argument("--json", help="also write the JSON object to this file")
+    common.add_argument("--seed", type=int, default=0)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
-    parser.add_argument("--json", help="also write the JSON object to this file")
-    parser.add_argument("--seed", type=int, default=0)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    model = commands.add_parser("model", help="training steps of the LM or image config")
+    model = commands.add_parser("model", parents=[common], help="training steps of the LM or image config")
     model.add_argument("--config", choices=sorted(CONFIGS), required=True)
     model.add_argument("--attention", choices=["flow", "softmax"], required=True)
     model.add_argument("--seq-len", type=int, help="override the LM's sequence length")
@@ -375,7 +376,7 @@ def main():
     model.add_argument("--steps", type=int, default=3, help="timed steps")
     model.add_argument("--warmup", type=int, default=1, help="untimed steps first")
 
-    attention = commands.add_parser("attention", help="one attention core, forward + backward")
+    attention = commands.add_parser("attention", parents=[common], help="one attention core, forward + backward")
     attention.add_argument("--kind", choices=["flow", "softmax"], required=True)
     attention.add_argument("--causal", action="store_true")
     attention.add_argument("--lengths", type=lambda s: [int(x) for x in s.split(",")], default=[1024])
@@ -385,7 +386,7 @@ def main():
     attention.add_argument("--repeats", type=int, default=5)
     attention.add_argument("--warmup", type=int, default=1)
 
-    check = commands.add_parser("check", help="compare the flow cores with the golden files")
+    check = commands.add_parser("check", parents=[common], help="compare the flow cores with the golden files")
     check.add_argument("--golden", required=True, help="directory of the golden .h5 files")
 
     args = parser.parse_args()
