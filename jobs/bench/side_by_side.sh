@@ -11,7 +11,8 @@
 #   --out DIR     where the per-run JSON files and side_by_side.json go
 #                 (default runs/bench/side-by-side)
 #   --only LIST   comma-separated subset of: lm, lm-softmax, lm4096, image, attention
-#   --quick       one round, one timed step per run: a smoke test, not a measurement
+#   --quick       one round, one timed step (no warm-up) per run, same shapes: a smoke test,
+#                 not a measurement
 #   --skip-build  use the existing .build/release/flowformer
 #
 # Configurations (the issue's; inputs are synthetic on both sides — compute only):
@@ -119,7 +120,7 @@ run() {
 project_model() {  # NAME CONFIG ATTENTION [extra flowformer options]
   local name=$1 config=$2 attention=$3; shift 3
   run "project-$name" "$flowformer" bench model --config "$config" --attention "$attention" \
-    --threads "$threads" --steps "$steps" --warmup "$warmup" $quickflag "$@"
+    --threads "$threads" --steps "$steps" --warmup "$warmup" "$@"
 }
 torch_model() {    # NAME CONFIG ATTENTION [extra torch_bench options]
   local name=$1 config=$2 attention=$3; shift 3
