@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# The project's test command: builds and runs every test (unit, golden, mpirun, HDF5, Slurm).
+# The project's test command: builds, runs every Swift test (unit, golden, HDF5, mpirun
+# end-to-end), then the pre-emption test on a real local Slurm cluster.
+#
+#   jobs/test.sh                 # everything
+#   jobs/test.sh --filter X      # only the Swift tests matching X (no Slurm test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 swift build -c release --product flowformer
 swift test "$@"
+if [ $# -eq 0 ]; then
+  jobs/slurm/requeue-test.sh
+fi

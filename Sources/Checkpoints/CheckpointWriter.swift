@@ -28,11 +28,14 @@ public enum CheckpointWriter {
     /// - Parameters:
     ///   - parameters: the model's parameter buffer, laid out by `table`.
     ///   - optimizerStates: each optimizer state buffer (same layout as `parameters`) by name.
+    ///   - beforeRename: called once the temporary file is complete and synced (fault-injection
+    ///     tests kill the process there).
     public static func write(
         directory: String, table: ParameterTable,
         parameters: UnsafePointer<Float>,
         optimizerStates: [(name: String, buffer: UnsafePointer<Float>)],
-        trainer: TrainerState, configText: String
+        trainer: TrainerState, configText: String,
+        beforeRename: (() -> Void)? = nil
     ) throws -> String {
         let finalPath = directory + "/" + CheckpointDirectory.fileName(step: trainer.step)
         let temporaryPath = directory + "/." + CheckpointDirectory.fileName(step: trainer.step)
@@ -41,6 +44,7 @@ public enum CheckpointWriter {
             try writeFile(path: temporaryPath, table: table, parameters: parameters,
                           optimizerStates: optimizerStates, trainer: trainer, configText: configText)
             try fsyncPath(temporaryPath, directory: false)
+            beforeRename?()
             if rename(temporaryPath, finalPath) != 0 {
                 throw CheckpointError(path: finalPath, "rename from \(temporaryPath) failed: \(errnoText())")
             }

@@ -21,16 +21,13 @@ public struct ImageAugmentation: Sendable, Equatable {
     /// The draw for one sample: output pixel (y, x) shows source pixel (y + dy − padding, x' + dx −
     /// padding) with x' = W−1−x if flipped else x; dy, dx uniform in 0…2·padding.
     public func draw(epoch: Int, sample: Int) -> (dy: Int, dx: Int, flip: Bool) {
+        let random = augmentationRandom(seed: seed, epoch: epoch, sample: sample)
         var dy = padding, dx = padding
         if padding > 0 {
-            let e = UInt64(epoch), s = UInt64(sample)
-            dy = boundedValue(counterBits(seed: seed, domain: RandomDomain.crop, epoch: e, sample: s, counter: 0),
-                              below: 2 * padding + 1)
-            dx = boundedValue(counterBits(seed: seed, domain: RandomDomain.crop, epoch: e, sample: s, counter: 1),
-                              below: 2 * padding + 1)
+            dy = boundedValue(random.uint64(at: 0), below: 2 * padding + 1)
+            dx = boundedValue(random.uint64(at: 1), below: 2 * padding + 1)
         }
-        let flip = horizontalFlip
-            && counterBits(seed: seed, domain: RandomDomain.flip, epoch: UInt64(epoch), sample: UInt64(sample)) >> 63 == 1
+        let flip = horizontalFlip && random.uint64(at: 2) >> 63 == 1
         return (dy, dx, flip)
     }
 }

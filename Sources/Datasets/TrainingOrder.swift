@@ -1,3 +1,5 @@
+import TensorKernels
+
 /// Where a training run is in its data: the epoch and the number of global batches of that epoch
 /// already consumed. Saved in checkpoints (`/trainer` attributes `epoch`, `batch_in_epoch`) and
 /// restored to continue with exactly the next batch.
@@ -24,7 +26,7 @@ public struct DataPosition: Hashable, Codable, Sendable, CustomStringConvertible
 
 /// The training data order of SPEC §4, for one rank.
 ///
-/// - Epoch e's order is `epochPermutation(count: N, seed: seed, epoch: e)`.
+/// - Epoch e's order is TensorKernels' `permutation(count: N, seed: seed, epoch: e)`.
 /// - Global batch k of epoch e is order[k·B ..< (k+1)·B] (B = global batch size), the same set
 ///   for every world size; batches per epoch = ⌊N / B⌋, the samples past the last full batch are
 ///   dropped for that epoch (a different set each epoch).
@@ -67,7 +69,7 @@ public final class TrainingOrder {
     /// The sample order of `epoch` ([N] sample indices).
     public func permutation(epoch: Int) -> [Int] {
         if epoch != cachedEpoch {
-            cachedPermutation = epochPermutation(count: sampleCount, seed: seed, epoch: epoch)
+            cachedPermutation = TensorKernels.permutation(count: sampleCount, seed: seed, epoch: epoch)
             cachedEpoch = epoch
         }
         return cachedPermutation

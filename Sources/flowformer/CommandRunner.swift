@@ -89,6 +89,14 @@ enum CommandRunner {
                 Flowformer.exit(withError: error)  // CleanExit thrown by a command
             }
             let line = oneLine(error)
+            if let agreed = error as? CollectiveFailure {
+                // Every rank reached the same failure through a collective: rank 0 reports it
+                // once and every rank shuts MPI down cleanly.
+                let world = MPIRuntime.isActive ? try? Communicator.world() : nil
+                if world?.isRoot ?? true { Communicator.writeStderrLine("flowformer: error: " + oneLine(agreed)) }
+                try? MPIRuntime.finalize()
+                return ExitStatus.failure
+            }
             if MPIRuntime.isActive, let world = try? Communicator.world(), world.size > 1 {
                 world.abort(message: errorLinePrefix(world) + line, code: ExitStatus.failure)
             }

@@ -5,6 +5,9 @@ import ArgumentParser
 /// To add one: write it in its own file (`TrainCommand.swift`, …) as a `FlowformerCommand`,
 /// and add one line here.
 let flowformerSubcommands: [ParsableCommand.Type] = [
+    TrainCommand.self,
+    EvalCommand.self,
+    InspectCommand.self,
     SelftestCommand.self,
     BenchCommand.self,
 ]

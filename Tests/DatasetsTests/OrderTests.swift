@@ -1,24 +1,26 @@
 import Testing
 @testable import Datasets
+import TensorKernels
 
+/// TensorKernels' `permutation`, as the training order uses it.
 @Suite struct EpochPermutationTests {
     @Test func isAPermutationReproducibleAndDifferentPerEpochAndSeed() {
         let count = 1000
-        let first = epochPermutation(count: count, seed: 7, epoch: 0)
+        let first = permutation(count: count, seed: 7, epoch: 0)
         #expect(first.sorted() == Array(0..<count))
         #expect(first != Array(0..<count))
-        #expect(epochPermutation(count: count, seed: 7, epoch: 0) == first)
-        #expect(epochPermutation(count: count, seed: 7, epoch: 1) != first)
-        #expect(epochPermutation(count: count, seed: 8, epoch: 0) != first)
-        #expect(epochPermutation(count: 0, seed: 1, epoch: 0).isEmpty)
-        #expect(epochPermutation(count: 1, seed: 1, epoch: 0) == [0])
+        #expect(permutation(count: count, seed: 7, epoch: 0) == first)
+        #expect(permutation(count: count, seed: 7, epoch: 1) != first)
+        #expect(permutation(count: count, seed: 8, epoch: 0) != first)
+        #expect(permutation(count: 0, seed: 1, epoch: 0).isEmpty)
+        #expect(permutation(count: 1, seed: 1, epoch: 0) == [0])
     }
 
     @Test func positionsAreRoughlyUniform() {
         // Where sample 0 lands over many epochs: each of 8 positions about 1/8 of the time.
         var landed = [Int](repeating: 0, count: 8)
         for epoch in 0..<4000 {
-            landed[epochPermutation(count: 8, seed: 3, epoch: epoch).firstIndex(of: 0)!] += 1
+            landed[permutation(count: 8, seed: 3, epoch: epoch).firstIndex(of: 0)!] += 1
         }
         for hits in landed { #expect(hits > 400 && hits < 600, "position counts \(landed)") }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The launcher the end-to-end tests rely on: output captured, time limit enforced.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// End-to-end: the built `flowformer selftest`, alone and under `mpirun`. Serialized because

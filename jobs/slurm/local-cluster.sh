@@ -29,6 +29,7 @@ if [ "$action" = stop ]; then stop; exit 0; fi
 
 host=$(hostname)
 cpus=$(nproc)
+chmod 755 "$dir"   # munged runs as the munge user and must reach its socket directory
 mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/munge"
 chown munge:munge "$dir/munge"
 cat > "$dir/slurm.conf" <<CONF

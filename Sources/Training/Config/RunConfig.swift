@@ -76,7 +76,7 @@ public struct TrainConfig: Sendable, Equatable {
     public var clipGradNorm = 1.0
     /// `eval_every` — validate every this many optimizer steps (and at the end); 0 = only at the end.
     public var evalEvery = 200
-    /// `eval_batches` — global batches per validation; 0 = the whole split.
+    /// `eval_batches` — batches of `micro_batch` samples each rank evaluates per validation; 0 = the whole split.
     public var evalBatches = 0
     /// `log_every` — print and append a metrics line every this many optimizer steps.
     public var logEvery = 10

@@ -1,23 +1,23 @@
 import Foundation
 
 /// What a child process did, as seen by `ProcessRunner`.
-struct ProcessResult: CustomStringConvertible {
+public struct ProcessResult: CustomStringConvertible, Sendable {
     /// Exit status, or the signal number when `uncaughtSignal` is true.
-    let status: Int32
-    let uncaughtSignal: Bool
-    let stdout: String
-    let stderr: String
+    public let status: Int32
+    public let uncaughtSignal: Bool
+    public let stdout: String
+    public let stderr: String
     /// Wall time from launch until the process ended and its output was read.
-    let seconds: Double
+    public let seconds: Double
     /// The process outlived its time limit and was killed.
-    let timedOut: Bool
+    public let timedOut: Bool
 
     /// Lines of stdout / stderr, without empty ones.
-    var stdoutLines: [String] { stdout.split(separator: "\n").map(String.init) }
-    var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
+    public var stdoutLines: [String] { stdout.split(separator: "\n").map(String.init) }
+    public var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
 
     /// Everything, for test failure messages.
-    var description: String {
+    public var description: String {
         "status \(status)\(uncaughtSignal ? " (signal)" : "")\(timedOut ? " TIMED OUT" : ""), "
             + String(format: "%.1f s", seconds) + "\n--- stdout\n\(stdout)--- stderr\n\(stderr)---"
     }
@@ -28,16 +28,22 @@ struct ProcessResult: CustomStringConvertible {
 ///
 /// Both pipes are drained on background threads while the process runs (a full pipe would
 /// block the child), and read to their end before the exit status is collected.
-enum ProcessRunner {
+public enum ProcessRunner {
     /// Variables every launched process gets: running as root is allowed for `mpirun`.
-    static let mpiEnvironment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
+    public static let mpiEnvironment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
 
     /// Runs `executable arguments…` with this process's environment plus `environment`.
     ///
     /// - Parameter timeoutSeconds: after this, SIGTERM (which `mpirun` forwards to its ranks),
     ///   then SIGKILL 10 s later; the result is marked `timedOut`.
-    static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:],
-                    timeoutSeconds: Double = 120) throws -> ProcessResult {
+    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:],
+                           timeoutSeconds: Double = 120) throws -> ProcessResult {
+        try start(executable, arguments, environment: environment).finish(timeoutSeconds: timeoutSeconds)
+    }
+
+    /// Starts `executable arguments…` and returns at once; `finish` collects the result.
+    public static func start(_ executable: URL, _ arguments: [String],
+                             environment: [String: String] = [:]) throws -> LaunchedProcess {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -49,34 +55,15 @@ enum ProcessRunner {
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
         process.standardInput = FileHandle.nullDevice
-
-        let stdoutData = LockedData()
-        let stderrData = LockedData()
-        let readers = DispatchGroup()
-        let start = Date()
+        let launched = LaunchedProcess(process: process)
         try runWithDefaultSignalMask(process)
-        drain(stdoutPipe.fileHandleForReading, into: stdoutData, group: readers)
-        drain(stderrPipe.fileHandleForReading, into: stderrData, group: readers)
-
-        var timedOut = false
-        if readers.wait(timeout: .now() + timeoutSeconds) == .timedOut {
-            timedOut = true
-            if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-            if readers.wait(timeout: .now() + 10) == .timedOut {
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                // Grandchildren that survived may hold the pipes open: stop waiting for them.
-                _ = readers.wait(timeout: .now() + 5)
-            }
-        }
-        process.waitUntilExit()
-        return ProcessResult(status: process.terminationStatus,
-                             uncaughtSignal: process.terminationReason == .uncaughtSignal,
-                             stdout: stdoutData.string, stderr: stderrData.string,
-                             seconds: Date().timeIntervalSince(start), timedOut: timedOut)
+        drain(stdoutPipe.fileHandleForReading, into: launched.stdoutData, group: launched.readers)
+        drain(stderrPipe.fileHandleForReading, into: launched.stderrData, group: launched.readers)
+        return launched
     }
 
     /// Runs `mpirun -np ranks [--oversubscribe] executable arguments…`.
-    static func mpirun(ranks: Int, oversubscribe: Bool = false, _ executable: URL, _ arguments: [String],
+    public static func mpirun(ranks: Int, oversubscribe: Bool = false, _ executable: URL, _ arguments: [String],
                        environment: [String: String] = [:], timeoutSeconds: Double = 120) throws -> ProcessResult {
         let mpirun = try findInPath("mpirun")
         let launch = ["-np", "\(ranks)"] + (oversubscribe ? ["--oversubscribe"] : [])
@@ -84,9 +71,17 @@ enum ProcessRunner {
                        environment: environment, timeoutSeconds: timeoutSeconds)
     }
 
+    /// Starts `mpirun -np ranks [--oversubscribe] executable arguments…` and returns at once.
+    public static func startMPI(ranks: Int, oversubscribe: Bool = false, _ executable: URL, _ arguments: [String],
+                                environment: [String: String] = [:]) throws -> LaunchedProcess {
+        let mpirun = try findInPath("mpirun")
+        let launch = ["-np", "\(ranks)"] + (oversubscribe ? ["--oversubscribe"] : [])
+        return try start(mpirun, launch + [executable.path] + arguments, environment: environment)
+    }
+
     /// A product of this package's build (e.g. `flowformer`). SwiftPM puts products next to the
     /// test bundle (`.build/<triple>/debug/`); `FLOWFORMER_BUILD_DIR` overrides the search.
-    static func builtProduct(_ name: String) throws -> URL {
+    public static func builtProduct(_ name: String) throws -> URL {
         var directories: [URL] = []
         if let override = ProcessInfo.processInfo.environment["FLOWFORMER_BUILD_DIR"] {
             directories.append(URL(fileURLWithPath: override))
@@ -108,7 +103,7 @@ enum ProcessRunner {
     }
 
     /// The first executable called `name` on `PATH`.
-    static func findInPath(_ name: String) throws -> URL {
+    public static func findInPath(_ name: String) throws -> URL {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for directory in path.split(separator: ":") {
             let candidate = URL(fileURLWithPath: String(directory)).appendingPathComponent(name)
@@ -143,13 +138,13 @@ enum ProcessRunner {
     }
 }
 
-struct ProcessRunnerError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct ProcessRunnerError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Bytes appended by a reader thread and read by the test thread.
-private final class LockedData: @unchecked Sendable {
+final class LockedData: @unchecked Sendable {
     private let lock = NSLock()
     private var bytes = Data()
 
@@ -163,5 +158,54 @@ private final class LockedData: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// A child process started by `ProcessRunner.start`, still running or finished.
+public final class LaunchedProcess: @unchecked Sendable {
+    public let process: Process
+    let stdoutData = LockedData()
+    let stderrData = LockedData()
+    let readers = DispatchGroup()
+    let started = Date()
+
+    init(process: Process) { self.process = process }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Output so far.
+    public var stdoutSoFar: String { stdoutData.string }
+    public var stderrSoFar: String { stderrData.string }
+
+    /// Direct children's PIDs (the ranks, when this is `mpirun`), from /proc.
+    public func childPIDs() -> [Int32] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return entries.compactMap { Int32($0) }.filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 2 && Int32(fields[1]) == self.pid
+        }.sorted()
+    }
+
+    /// Waits for the end (up to `timeoutSeconds`, then SIGTERM, then SIGKILL 10 s later) and
+    /// returns what the process did.
+    public func finish(timeoutSeconds: Double = 120) -> ProcessResult {
+        let remaining = max(0, timeoutSeconds - Date().timeIntervalSince(started))
+        var timedOut = false
+        if readers.wait(timeout: .now() + remaining) == .timedOut {
+            timedOut = true
+            if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+            if readers.wait(timeout: .now() + 10) == .timedOut {
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                // Grandchildren that survived may hold the pipes open: stop waiting for them.
+                _ = readers.wait(timeout: .now() + 5)
+            }
+        }
+        process.waitUntilExit()
+        return ProcessResult(status: process.terminationStatus,
+                             uncaughtSignal: process.terminationReason == .uncaughtSignal,
+                             stdout: stdoutData.string, stderr: stderrData.string,
+                             seconds: Date().timeIntervalSince(started), timedOut: timedOut)
     }
 }

@@ -1,0 +1,153 @@
+import TensorKernels
+
+/// Buffers that every block uses in turn (only one block runs at a time), owned by the model.
+final class BlockScratch<Scalar: TensorScalar> {
+    /// Forward: a branch's output before dropout and the residual add. Backward: the gradient of
+    /// a branch's output (the residual gradient after dropout).   [B, T, D]
+    let branch: Tensor<Scalar>
+    /// Gradient at a LayerNorm's output, then (in place) at its input.   [B, T, D]
+    let normGradient: Tensor<Scalar>
+    /// Gradient at GELU's output, then (in place) at fc1's output.   [B, T, F]
+    let hiddenGradient: Tensor<Scalar>
+
+    init(maxBatch: Int, tokens: Int, dModel: Int, ff: Int) {
+        branch = Tensor(maxBatch, tokens, dModel)
+        normGradient = Tensor(maxBatch, tokens, dModel)
+        hiddenGradient = Tensor(maxBatch, tokens, ff)
+    }
+}
+
+/// One pre-LayerNorm Transformer block (SPEC §1):
+///
+///     m = x + Dropout₀(Attention(LN1(x)))
+///     y = m + Dropout₁(fc2(GELU(fc1(LN2(m)))))
+///
+/// on [n, T, D] activations (n ≤ maxBatch samples of T tokens). It keeps what its backward needs
+/// (LayerNorm outputs and statistics, m, fc1's output and GELU's output; the attention module
+/// keeps its own) and recomputes dropout masks from their keys instead of storing them.
+///
+/// The attention core is built for `maxBatch` sequences and always runs on all of them: for a
+/// call with n < maxBatch, rows past n of its input are zeroed in forward and of its output
+/// gradient in backward, so they contribute exactly nothing to the parameter gradients (the
+/// cores never mix sequences). Only partial batches pay for the unused rows.
+final class TransformerBlock<Scalar: TensorScalar> {
+    static var layerNormEpsilon: Scalar { 1e-5 }
+
+    let parameters: BlockParameters
+    let attention: MultiHeadAttention<Scalar>
+    let attentionDropout: SampleDropout
+    let feedForwardDropout: SampleDropout
+    let maxBatch: Int, tokens: Int, dModel: Int, ff: Int
+
+    // Saved activations for backward.
+    let norm1Output: Tensor<Scalar>   // LN1(x)                [B, T, D]
+    let norm1Mean: Tensor<Scalar>     //                       [B, T]
+    let norm1Rstd: Tensor<Scalar>     //                       [B, T]
+    let middle: Tensor<Scalar>        // m                     [B, T, D]
+    let norm2Output: Tensor<Scalar>   // LN2(m)                [B, T, D]
+    let norm2Mean: Tensor<Scalar>     //                       [B, T]
+    let norm2Rstd: Tensor<Scalar>     //                       [B, T]
+    let hidden: Tensor<Scalar>        // fc1(LN2(m))           [B, T, F]
+    let activated: Tensor<Scalar>     // GELU(fc1(LN2(m)))     [B, T, F]
+
+    init(parameters: BlockParameters, index: Int, config: ModelConfig, maxBatch: Int, attentionChunk: Int) {
+        let t = config.tokensPerSample, d = config.dModel, f = config.ff
+        self.parameters = parameters
+        self.maxBatch = maxBatch
+        self.tokens = t
+        self.dModel = d
+        self.ff = f
+        let shape = AttentionShape(batch: maxBatch, length: t, modelWidth: d, heads: config.heads,
+                                   causal: config.causal)
+        attention = MultiHeadAttention(
+            query: parameters.query, key: parameters.key, value: parameters.value, out: parameters.out,
+            core: makeAttentionCore(config.attention, shape: shape, scalar: Scalar.self,
+                                    causalChunk: attentionChunk))
+        attentionDropout = SampleDropout(layer: index, site: 0, probability: config.dropout)
+        feedForwardDropout = SampleDropout(layer: index, site: 1, probability: config.dropout)
+        norm1Output = Tensor(maxBatch, t, d)
+        norm1Mean = Tensor(maxBatch, t)
+        norm1Rstd = Tensor(maxBatch, t)
+        middle = Tensor(maxBatch, t, d)
+        norm2Output = Tensor(maxBatch, t, d)
+        norm2Mean = Tensor(maxBatch, t)
+        norm2Rstd = Tensor(maxBatch, t)
+        hidden = Tensor(maxBatch, t, f)
+        activated = Tensor(maxBatch, t, f)
+    }
+
+    /// y [n, T, D] from x [n, T, D]. x must stay unchanged until `backward`.
+    func forward(input x: UnsafePointer<Scalar>, output y: UnsafeMutablePointer<Scalar>, samples n: Int,
+                 parameters p: UnsafePointer<Scalar>, context: ForwardContext, scratch: BlockScratch<Scalar>) {
+        let rows = n &* tokens, count = rows &* dModel, perSample = tokens &* dModel
+        let w = parameters
+        let branch = scratch.branch.pointer
+
+        // m = x + Dropout₀(Attention(LN1(x)))
+        layerNorm(x, weight: p + w.norm1Weight.offset, bias: p + w.norm1Bias.offset, into: norm1Output.pointer,
+                  mean: norm1Mean.pointer, rstd: norm1Rstd.pointer, rows: rows, cols: dModel,
+                  epsilon: Self.layerNormEpsilon)
+        if n < maxBatch { fill(norm1Output.pointer + count, with: 0, count: (maxBatch &- n) &* perSample) }
+        attention.forward(input: norm1Output.pointer, parameters: p, output: branch)
+        attentionDropout.apply(branch, samples: n, elementsPerSample: perSample, context: context)
+        add(x, branch, into: middle.pointer, count: count)
+
+        // y = m + Dropout₁(fc2(GELU(fc1(LN2(m)))))
+        layerNorm(middle.pointer, weight: p + w.norm2Weight.offset, bias: p + w.norm2Bias.offset,
+                  into: norm2Output.pointer, mean: norm2Mean.pointer, rstd: norm2Rstd.pointer,
+                  rows: rows, cols: dModel, epsilon: Self.layerNormEpsilon)
+        w.fc1.forward(norm2Output.pointer, rows: rows, parameters: p, into: hidden.pointer)
+        gelu(hidden.pointer, into: activated.pointer, count: rows &* ff)
+        w.fc2.forward(activated.pointer, rows: rows, parameters: p, into: branch)
+        feedForwardDropout.apply(branch, samples: n, elementsPerSample: perSample, context: context)
+        add(middle.pointer, branch, into: y, count: count)
+    }
+
+    /// Back-propagates through the block of the last `forward` (same x, n and context):
+    /// `residualGradient` [n, T, D] holds ∂loss/∂y on entry and ∂loss/∂x on return; every
+    /// parameter gradient of the block is added into `gradients`.
+    func backward(input x: UnsafePointer<Scalar>, residualGradient dR: UnsafeMutablePointer<Scalar>,
+                  samples n: Int, parameters p: UnsafePointer<Scalar>, gradients g: UnsafeMutablePointer<Scalar>,
+                  context: ForwardContext, scratch: BlockScratch<Scalar>) {
+        let rows = n &* tokens, count = rows &* dModel, perSample = tokens &* dModel
+        let w = parameters
+        let branch = scratch.branch.pointer
+        let normGradient = scratch.normGradient.pointer
+        let hiddenGradient = scratch.hiddenGradient.pointer
+
+        // Feed-forward branch: dR = ∂/∂y → ∂/∂m.
+        var branchGradient = UnsafePointer(dR)
+        if feedForwardDropout.isActive(in: context) {
+            copy(dR, into: branch, count: count)
+            feedForwardDropout.apply(branch, samples: n, elementsPerSample: perSample, context: context)
+            branchGradient = UnsafePointer(branch)
+        }
+        w.fc2.backward(outputGradient: branchGradient, input: activated.pointer, rows: rows, parameters: p,
+                       gradients: g, inputGradient: hiddenGradient)
+        geluBackward(input: hidden.pointer, outputGradient: hiddenGradient, into: hiddenGradient, count: rows &* ff)
+        w.fc1.backward(outputGradient: hiddenGradient, input: norm2Output.pointer, rows: rows, parameters: p,
+                       gradients: g, inputGradient: normGradient)
+        layerNormBackward(outputGradient: normGradient, input: middle.pointer, weight: p + w.norm2Weight.offset,
+                          mean: norm2Mean.pointer, rstd: norm2Rstd.pointer, inputGradient: normGradient,
+                          weightGradient: g + w.norm2Weight.offset, biasGradient: g + w.norm2Bias.offset,
+                          rows: rows, cols: dModel)
+        add(dR, normGradient, into: dR, count: count)
+
+        // Attention branch: dR = ∂/∂m → ∂/∂x. The module reads all maxBatch rows of its
+        // output gradient, so rows past n must be zero.
+        branchGradient = UnsafePointer(dR)
+        if attentionDropout.isActive(in: context) || n < maxBatch {
+            copy(dR, into: branch, count: count)
+            attentionDropout.apply(branch, samples: n, elementsPerSample: perSample, context: context)
+            if n < maxBatch { fill(branch + count, with: 0, count: (maxBatch &- n) &* perSample) }
+            branchGradient = UnsafePointer(branch)
+        }
+        attention.backward(outputGradient: branchGradient, input: norm1Output.pointer, parameters: p,
+                           gradients: g, inputGradient: normGradient)
+        layerNormBackward(outputGradient: normGradient, input: x, weight: p + w.norm1Weight.offset,
+                          mean: norm1Mean.pointer, rstd: norm1Rstd.pointer, inputGradient: normGradient,
+                          weightGradient: g + w.norm1Weight.offset, biasGradient: g + w.norm1Bias.offset,
+                          rows: rows, cols: dModel)
+        add(dR, normGradient, into: dR, count: count)
+    }
+}

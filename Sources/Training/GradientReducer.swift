@@ -1,0 +1,92 @@
+import MPIComm
+
+/// Sums the gradient buffer across ranks in size-capped buckets, started while backward is
+/// still running (the PyTorch DDP reducer, on one flat buffer).
+///
+/// The model's backward announces ranges of parameter indices whose gradients are final, in
+/// reverse layer order (head first, embeddings last); together they cover the buffer exactly
+/// once. Consecutive announced ranges are merged into one bucket — a contiguous slice growing
+/// downward — until it holds `bucketElements`; then its non-blocking all-reduce is started.
+/// Every rank announces the same ranges in the same order, so every rank starts the same
+/// collectives in the same order, as MPI requires.
+///
+/// Open MPI progresses non-blocking collectives only inside MPI calls, so each announcement also
+/// tests the outstanding requests.
+///
+/// With `overlap == false` nothing starts during backward: `finish()` all-reduces the whole
+/// buffer at once (kept to measure what overlap buys; with two ranks both give bitwise-equal
+/// sums, since a + b is exact per element whichever way the buffer is cut).
+final class GradientReducer {
+    private let communicator: Communicator
+    private let gradients: UnsafeMutablePointer<Float>   // [count]
+    private let count: Int
+    private let bucketElements: Int
+    private let overlap: Bool
+    private let timeoutSeconds: Double
+
+    /// The current bucket is gradients[bucketStart ..< bucketEnd]; empty when equal.
+    private var bucketStart = 0
+    private var bucketEnd = 0
+    private var inFlight: [MPIRequest] = []
+    private var covered = 0
+
+    /// Seconds spent blocked in `finish()` waiting for the reductions (communication not hidden
+    /// behind backward).
+    private(set) var waitSeconds = 0.0
+
+    init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
+         bucketBytes: Int, overlap: Bool, timeoutSeconds: Double) {
+        precondition(bucketBytes > 0, "bucket size must be positive")
+        self.communicator = communicator
+        self.gradients = gradients
+        self.count = count
+        self.bucketElements = max(1, bucketBytes / MemoryLayout<Float>.stride)
+        self.overlap = overlap
+        self.timeoutSeconds = timeoutSeconds
+        inFlight.reserveCapacity(64)
+    }
+
+    /// Starts a new step's reduction.
+    func begin() {
+        bucketStart = count
+        bucketEnd = count
+        covered = 0
+        inFlight.removeAll(keepingCapacity: true)
+    }
+
+    /// Backward's announcement: gradients[range] are final.
+    func gradientsReady(_ range: Range<Int>) throws {
+        guard overlap, communicator.size > 1 else { covered += range.count; return }
+        precondition(range.upperBound == bucketStart,
+                     "gradient ranges must arrive in reverse layer order: got \(range), expected one ending at \(bucketStart)")
+        bucketStart = range.lowerBound
+        covered += range.count
+        if bucketEnd - bucketStart >= bucketElements { try startBucket() }
+        for request in inFlight where !request.isComplete { _ = try request.test() }
+    }
+
+    /// Starts whatever remains and waits for every reduction: afterwards every rank holds the
+    /// sum of all ranks' gradients.
+    func finish() throws {
+        guard communicator.size > 1 else { return }
+        let started = Clock.seconds()
+        if overlap {
+            precondition(covered == count && bucketStart == 0,
+                         "backward announced \(covered) of \(count) gradient entries")
+            try startBucket()
+            for request in inFlight { try request.wait(seconds: timeoutSeconds) }
+        } else {
+            let request = try communicator.allReduceNonBlocking(
+                UnsafeMutableBufferPointer(start: gradients, count: count), op: .sum)
+            try request.wait(seconds: timeoutSeconds)
+        }
+        waitSeconds += Clock.seconds() - started
+    }
+
+    private func startBucket() throws {
+        guard bucketEnd > bucketStart else { return }
+        let slice = UnsafeMutableBufferPointer(start: gradients + bucketStart, count: bucketEnd - bucketStart)
+        inFlight.append(try communicator.allReduceNonBlocking(slice, op: .sum))
+        bucketEnd = bucketStart
+    }
+}

@@ -1,0 +1,143 @@
+import Checkpoints
+import Datasets
+import FlowModel
+import Foundation
+import MPIComm
+import Optimizers
+
+extension Trainer {
+    /// Trains until `totalSteps` (or a stop signal), then writes the final checkpoint.
+    ///
+    /// One step: (stop signal agreed?) → learning rate → this rank's micro-batches, forward and
+    /// backward, gradients accumulating; on the last micro-batch the reducer all-reduces bucket
+    /// by bucket as backward finishes each block → loss sums reduced → non-finite gradients skip
+    /// the step → clip by global norm → optimizer step → log, evaluate, checkpoint when due.
+    public func run() throws -> TrainOutcome {
+        let localBatch = config.train.globalBatch / communicator.size
+        let micro = config.train.microBatch
+        let lossScale = Float(1) / Float(config.train.globalBatch)
+        var window = ProgressWindow(start: Clock.seconds(), dataWait: trainLoader.waitSeconds,
+                                    commWait: reducer.waitSeconds, step: state.step)
+        var consecutiveSkips = 0
+        var lossSums = [Double](repeating: 0, count: 3)   // [Σ loss, Σ correct, samples]
+        var windowLoss = 0.0, windowSamples = 0.0, windowCorrect = 0.0
+
+        while state.step < totalSteps {
+            if let signal = try agreedStopSignal() {
+                try saveCheckpoint(reason: "signal \(signal)")
+                return .stopped(signal: signal)
+            }
+            let learningRate = Float(schedule.learningRate(atStep: state.step))
+            let batch = try trainLoader.next()
+            precondition(batch.count == localBatch, "the loader returned \(batch.count) samples, expected \(localBatch)")
+
+            model.zeroGradients()
+            reducer.begin()
+            lossSums[0] = 0; lossSums[1] = 0; lossSums[2] = 0
+            for m in 0..<accumulation {
+                let context = ForwardContext(seed: state.seed, step: state.step,
+                                             firstSampleIndex: communicator.rank * localBatch + m * micro,
+                                             training: true)
+                let sums = forward(batch, rows: m * micro, count: micro, context: context)
+                lossSums[0] += sums.lossSum; lossSums[1] += sums.correct; lossSums[2] += Double(sums.count)
+                if m == accumulation - 1 {
+                    var failure: Error?
+                    model.backward(lossScale: lossScale) { range in
+                        if failure == nil { do { try self.reducer.gradientsReady(range) } catch { failure = error } }
+                    }
+                    if let failure { throw failure }
+                } else {
+                    model.backward(lossScale: lossScale)
+                }
+            }
+            try finishReduction()
+            try lossSums.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .sum) }
+
+            let gradients = model.gradients.pointer
+            let count = model.table.count
+            let clip = clipGradients(gradients, count: count, maxNorm: Float(config.train.clipGradNorm))
+            state.epoch = trainLoader.position.epoch
+            state.batchInEpoch = trainLoader.position.batchInEpoch
+            if !clip.norm.isFinite || !lossSums[0].isFinite {
+                // Every rank holds the same reduced gradients, so every rank decides the same.
+                consecutiveSkips += 1
+                log("step \(state.step + 1): non-finite \(lossSums[0].isFinite ? "gradients" : "loss"); skipped (\(consecutiveSkips) in a row, limit \(config.train.maxNanSkips))")
+                if consecutiveSkips > config.train.maxNanSkips {
+                    throw TrainingDiverged("training diverged: non-finite loss or gradients in \(consecutiveSkips) consecutive steps at step \(state.step + 1); the last checkpoint in \(config.checkpoint.dir) holds finite parameters")
+                }
+                continue
+            }
+            consecutiveSkips = 0
+            optimizer.step(parameters: model.parameters.pointer, gradients: gradients, learningRate: learningRate)
+            state.step += 1
+            state.samplesSeen += config.train.globalBatch
+
+            windowLoss += lossSums[0]; windowCorrect += lossSums[1]; windowSamples += lossSums[2]
+            if state.step % config.train.logEvery == 0 || state.step == totalSteps {
+                logProgress(window: &window, loss: windowLoss / windowSamples,
+                            accuracy: windowCorrect / windowSamples, learningRate: learningRate,
+                            gradientNorm: clip.norm)
+                windowLoss = 0; windowCorrect = 0; windowSamples = 0
+            }
+            if config.train.checksumEvery > 0 && state.step % config.train.checksumEvery == 0 {
+                try verifyParametersAgree()
+            }
+            let evaluate = validationLoader != nil
+                && ((config.train.evalEvery > 0 && state.step % config.train.evalEvery == 0) || state.step == totalSteps)
+            let pauseStart = Clock.seconds()
+            if evaluate { try evaluateAndRecord() }
+            if state.step == totalSteps || (config.checkpoint.every > 0 && state.step % config.checkpoint.every == 0) {
+                try saveCheckpoint(reason: state.step == totalSteps ? "end" : "every \(config.checkpoint.every)")
+            }
+            window.excluded += Clock.seconds() - pauseStart
+        }
+        return .completed
+    }
+
+    /// Forward of `count` rows of `batch` starting at `rows`.
+    func forward(_ batch: Batch, rows: Int, count: Int, context: ForwardContext) -> LossSums {
+        Trainer.forward(model: model, kind: config.model, batch: batch, rows: rows, count: count, context: context)
+    }
+
+    /// Forward of `count` rows of `batch` starting at `rows`, with the inputs and targets the
+    /// model kind takes: lm — tokens [n, L] and next tokens [n, L]; sequence — tokens [n, L] and
+    /// labels [n]; image — pixels [n, H·W·C] and labels [n].
+    static func forward(model: FlowformerModel<Float>, kind config: ModelConfig, batch: Batch, rows: Int,
+                        count: Int, context: ForwardContext) -> LossSums {
+        switch config.kind {
+        case .lm:
+            let length = config.seqLen
+            return model.forward(.tokens(batch.tokens.pointer + rows * length),
+                                 targets: batch.targets.pointer + rows * length, count: count, context: context)
+        case .sequence:
+            let length = config.seqLen
+            return model.forward(.tokens(batch.tokens.pointer + rows * length),
+                                 targets: batch.labels.pointer + rows, count: count, context: context)
+        case .image:
+            let pixels = config.imageSize * config.imageSize * config.channels
+            return model.forward(.pixels(batch.pixels.pointer + rows * pixels),
+                                 targets: batch.labels.pointer + rows, count: count, context: context)
+        }
+    }
+
+    private func finishReduction() throws {
+        do {
+            try reducer.finish()
+        } catch let error as MPIError {
+            communicator.abort(message: "flowformer: rank \(communicator.rank): error: \(error) (aborting the job; the last checkpoint in \(config.checkpoint.dir) is intact)")
+        }
+    }
+
+    /// The largest signal number any rank received, agreed by all ranks; nil if none.
+    private func agreedStopSignal() throws -> Int32? {
+        if options.stopAtStep == state.step { return SIGTERM }   // the same decision on every rank
+        if options.stepDelaySeconds > 0 { usleep(UInt32(options.stepDelaySeconds * 1e6)) }
+        var signal = [StopSignals.pending]
+        try signal.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .max) }
+        return signal[0] == 0 ? nil : signal[0]
+    }
+
+    func log(_ line: String) {
+        if isRoot { options.print(line) }
+    }
+}

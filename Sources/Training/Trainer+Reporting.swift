@@ -1,0 +1,138 @@
+import Checkpoints
+import Datasets
+import FlowModel
+import Foundation
+import MPIComm
+
+/// The timing state of the progress line between two logged steps.
+struct ProgressWindow {
+    var start: Double
+    var dataWait: Double
+    var commWait: Double
+    var step: Int
+    /// Time spent in evaluation and checkpoints inside the window, left out of the rates.
+    var excluded: Double = 0
+}
+
+/// Results of one pass over the validation split, summed over every rank.
+public struct EvaluationResult: Sendable {
+    public var loss: Double
+    public var accuracy: Double
+    public var samples: Int
+    /// exp(loss), for language models.
+    public var perplexity: Double { Foundation.exp(loss) }
+}
+
+extension Trainer {
+    /// Writes the rank-0 progress line and a metrics record.
+    ///
+    ///     step 120/1000 | loss 2.3456 | acc 41.2% | lr 3.00e-04 | gnorm 0.812 | 5,120 tok/s | data 1% comm 4% | ETA 12m30s
+    func logProgress(window: inout ProgressWindow, loss: Double, accuracy: Double, learningRate: Float,
+                     gradientNorm: Float) {
+        let now = Clock.seconds()
+        let elapsed = max(now - window.start - window.excluded, 1e-9)
+        let steps = state.step - window.step
+        let samplesPerSecond = Double(steps * config.train.globalBatch) / elapsed
+        let dataShare = (trainLoader.waitSeconds - window.dataWait) / elapsed
+        let commShare = (reducer.waitSeconds - window.commWait) / elapsed
+        let secondsPerStep = elapsed / Double(max(steps, 1))
+        let eta = secondsPerStep * Double(totalSteps - state.step)
+        window = ProgressWindow(start: now, dataWait: trainLoader.waitSeconds, commWait: reducer.waitSeconds, step: state.step)
+        guard isRoot else { return }
+
+        let tokens = config.model.kind == .image ? 1 : config.model.seqLen
+        let rate = config.model.kind == .image
+            ? "\(Int(samplesPerSecond.rounded())) img/s"
+            : "\(Int((samplesPerSecond * Double(tokens)).rounded())) tok/s"
+        var line = "step \(state.step)/\(totalSteps) | loss \(format(loss, 4))"
+        if config.model.kind != .lm { line += " | acc \(format(accuracy * 100, 1))%" }
+        line += " | lr \(String(format: "%.2e", learningRate)) | gnorm \(format(Double(gradientNorm), 3))"
+        line += " | \(rate) | data \(Int((dataShare * 100).rounded()))% comm \(Int((commShare * 100).rounded()))%"
+        line += " | ETA \(duration(eta))"
+        options.print(line)
+        metrics?.append([
+            "event": .string("train"), "step": .int(state.step), "epoch": .int(state.epoch),
+            "loss": .double(loss), "accuracy": .double(accuracy), "lr": .double(Double(learningRate)),
+            "grad_norm": .double(Double(gradientNorm)), "samples_per_second": .double(samplesPerSecond),
+            "tokens_per_second": .double(samplesPerSecond * Double(tokens)),
+            "data_wait_share": .double(dataShare), "comm_wait_share": .double(commShare),
+            "samples_seen": .int(state.samplesSeen), "world_size": .int(communicator.size),
+        ])
+    }
+
+    /// One pass over the validation split (every sample exactly once across ranks), sums reduced;
+    /// with `train.eval_batches` > 0, each rank stops after that many batches of `micro_batch`.
+    func evaluate() throws -> EvaluationResult {
+        guard let loader = validationLoader else { throw TrainingError("no validation split (data.val)") }
+        loader.restart()
+        var sums = [Double](repeating: 0, count: 3)
+        let context = ForwardContext(seed: state.seed, step: state.step, firstSampleIndex: 0, training: false)
+        var batches = 0
+        let limit = config.train.evalBatches
+        while limit == 0 || batches < limit, let batch = try loader.next() {
+            let result = forward(batch, rows: 0, count: batch.count, context: context)
+            sums[0] += result.lossSum; sums[1] += result.correct; sums[2] += Double(result.count)
+            batches += 1
+        }
+        try sums.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .sum) }
+        return EvaluationResult(loss: sums[0] / max(sums[2], 1), accuracy: sums[1] / max(sums[2], 1),
+                                samples: Int(sums[2]))
+    }
+
+    func evaluateAndRecord() throws {
+        let result = try evaluate()
+        state.validationLoss = result.loss
+        if result.loss.isFinite, state.bestValidationLoss.map({ result.loss < $0 }) ?? true {
+            state.bestValidationLoss = result.loss
+            state.bestStep = state.step
+        }
+        guard isRoot else { return }
+        var line = "eval step \(state.step): val loss \(format(result.loss, 4))"
+        if config.model.kind == .lm {
+            line += " | ppl \(format(result.perplexity, 2)) | token acc \(format(result.accuracy * 100, 1))%"
+        } else {
+            line += " | val acc \(format(result.accuracy * 100, 2))%"
+        }
+        line += " | \(result.samples) samples"
+        options.print(line)
+        var record: [String: MetricValue] = [
+            "event": .string("eval"), "step": .int(state.step), "val_loss": .double(result.loss),
+            "val_accuracy": .double(result.accuracy), "val_samples": .int(result.samples),
+        ]
+        if config.model.kind == .lm { record["val_perplexity"] = .double(result.perplexity) }
+        metrics?.append(record)
+    }
+
+    /// Rank 0 writes the checkpoint of the current state; every rank learns whether it worked.
+    /// Parameters are never written when not finite (a skipped step never changes them).
+    func saveCheckpoint(reason: String) throws {
+        _ = try communicator.rootDecides {
+            let path = try CheckpointWriter.write(
+                directory: config.checkpoint.dir, table: model.table,
+                parameters: model.parameters.pointer,
+                optimizerStates: optimizer.stateBuffers.map { (name: $0.name, buffer: UnsafePointer($0.buffer.pointer)) },
+                trainer: state, configText: config.yaml,
+                beforeRename: options.killWriterAtStep == state.step ? { raise(SIGKILL) } : nil)
+            let directory = CheckpointDirectory(path: config.checkpoint.dir)
+            if config.checkpoint.keep > 0 {
+                try directory.applyRetention(keep: config.checkpoint.keep,
+                                             bestStep: config.checkpoint.keepBest ? state.bestStep : nil)
+            }
+            options.print("checkpoint \(path) (step \(state.step), \(reason))")
+            metrics?.append(["event": .string("checkpoint"), "step": .int(state.step), "path": .string(path)])
+            return path
+        }
+    }
+
+    func format(_ value: Double, _ decimals: Int) -> String {
+        value.isFinite ? String(format: "%.\(decimals)f", value) : String(value)
+    }
+
+    func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        let s = Int(seconds.rounded())
+        if s >= 3600 { return "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m" }
+        if s >= 60 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
+        return "\(s)s"
+    }
+}

@@ -1,0 +1,223 @@
+import Checkpoints
+import Datasets
+import FlowModel
+import Foundation
+import MPIComm
+import Optimizers
+import TensorKernels
+
+/// How a training run ended (the command maps these onto exit statuses).
+public enum TrainOutcome: Equatable, Sendable {
+    /// Every step done, final checkpoint written.
+    case completed
+    /// A stop signal arrived; every rank stopped at the same step boundary after a checkpoint.
+    case stopped(signal: Int32)
+}
+
+/// Options of `flowformer train` that are not part of the run configuration.
+public struct TrainOptions: Sendable {
+    public var configFile: String?
+    public var overrides: [String] = []
+    public var resume: ResumeMode = .automatic
+    /// Seconds a rank waits in a collective before deciding another rank is dead or stopped and
+    /// aborting the job.
+    public var collectiveTimeout: Double = 300
+    /// Fault injection for the end-to-end tests (hidden options of `flowformer train`):
+    /// behave as if a stop signal arrived at the boundary before this step …
+    public var stopAtStep: Int?
+    /// … sleep this long at every step, so a test can signal a run in the middle …
+    public var stepDelaySeconds: Double = 0
+    /// … and SIGKILL rank 0 while it writes the checkpoint of this step (after the temporary
+    /// file is written, before the rename).
+    public var killWriterAtStep: Int?
+    /// Where rank 0's progress and notices go.
+    public var print: @Sendable (String) -> Void = { line in
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    public init(configFile: String?, overrides: [String] = [], resume: ResumeMode = .automatic) {
+        self.configFile = configFile
+        self.overrides = overrides
+        self.resume = resume
+    }
+}
+
+/// Data-parallel training of one run (SPEC §4–§6). Every rank runs the same loop on its slice
+/// of each global batch; gradients are summed with bucketed non-blocking all-reduces that
+/// overlap backward; every rank applies the same optimizer step. Rank 0 alone reads and writes
+/// checkpoint files and the metrics log, and decides; the others follow its broadcasts.
+public final class Trainer {
+    let communicator: Communicator
+    let options: TrainOptions
+    let config: RunConfig
+    let model: FlowformerModel<Float>
+    let optimizer: any Optimizer
+    let schedule: LearningRateSchedule
+    let trainLoader: TrainingLoader
+    let validationLoader: EvaluationLoader?
+    let reducer: GradientReducer
+    let metrics: MetricsLog?
+    let totalSteps: Int
+    let accumulation: Int
+    var state: TrainerState
+
+    var isRoot: Bool { communicator.isRoot }
+
+    /// Sets up a run: configuration, resume decision, data, model, optimizer — all ranks agreeing.
+    public init(communicator: Communicator, options: TrainOptions) throws {
+        self.communicator = communicator
+        self.options = options
+        let print = options.print
+        let isRoot = communicator.isRoot
+
+        // 1. Configuration and resume decision, on rank 0; broadcast as resolved YAML text.
+        var pendingReader: CheckpointReader?
+        let resolvedYAML = try communicator.rootDecides {
+            let requested = try RunConfig.load(file: options.configFile, overrides: options.overrides)
+            let plan = try ResumePlan.decide(requested: requested, overrides: options.overrides,
+                                             mode: options.resume, warn: { print("warning: " + $0) })
+            pendingReader = plan.checkpoint
+            return plan.config.yaml
+        }
+        let config = try communicator.allSucceed { try RunConfig(yaml: resolvedYAML, label: "resolved configuration") }
+        try communicator.allSucceed { try config.validate(worldSize: communicator.size) }
+        self.config = config
+        BLASThreads.set(config.train.threads)
+
+        // 2. Data: every rank opens and validates the splits itself (reads only).
+        let trainSplit = try communicator.allSucceed { try DatasetSplit.open(config.data.train) }
+        let validationSplit = try communicator.allSucceed {
+            config.data.val.isEmpty ? nil : try DatasetSplit.open(config.data.val)
+        }
+        try communicator.allSucceed {
+            try DataCompatibility.check(model: config.model, split: trainSplit, key: "data.train")
+            if let validationSplit {
+                try DataCompatibility.check(model: config.model, split: validationSplit, key: "data.val")
+            }
+        }
+
+        // 3. Model and optimizer; rank 0 initialises or loads, then broadcasts.
+        let model = FlowformerModel<Float>(config: config.model, maxBatch: config.train.microBatch)
+        let optimizer = config.train.makeOptimizer(table: model.table)
+        self.model = model
+        self.optimizer = optimizer
+        var state = TrainerState()
+        state.seed = UInt64(config.train.seed)
+        let loadedState = try communicator.rootDecides {
+            if let reader = pendingReader {
+                try reader.readParameters(table: model.table, into: model.parameters.pointer)
+                let stored = try reader.optimizerStateNames(table: model.table)
+                for buffer in optimizer.stateBuffers {
+                    guard stored.contains(buffer.name) else {
+                        throw CheckpointError(path: reader.path, "holds optimizer state \(stored) but \(config.train.optimizer.rawValue) needs \(buffer.name)")
+                    }
+                    try reader.readOptimizerState(buffer.name, table: model.table, into: buffer.buffer.pointer)
+                }
+                print("resuming from \(reader.path) at step \(reader.trainer.step) (\(reader.trainer.samplesSeen) samples seen)")
+                return TrainerStateCoding.encode(reader.trainer)
+            }
+            model.initializeParameters(seed: state.seed)
+            return TrainerStateCoding.encode(state)
+        }
+        pendingReader = nil
+        state = try TrainerStateCoding.decode(loadedState)
+        optimizer.stepCount = state.step
+        try communicator.broadcast(model.parameters.buffer, root: 0)
+        for buffer in optimizer.stateBuffers { try communicator.broadcast(buffer.buffer.buffer, root: 0) }
+        state.worldSize = communicator.size
+        self.state = state
+
+        // 4. Loaders at the saved position.
+        let augmentation = config.train.augment && config.model.kind == .image
+            ? ImageAugmentation(seed: state.seed) : nil
+        let sequenceLength = config.model.kind == .image ? nil : config.model.seqLen
+        trainLoader = try communicator.allSucceed {
+            try TrainingLoader(split: trainSplit, globalBatchSize: config.train.globalBatch,
+                               worldSize: communicator.size, rank: communicator.rank, seed: state.seed,
+                               sequenceLength: sequenceLength, augmentation: augmentation,
+                               startingAt: DataPosition(epoch: state.epoch, batchInEpoch: state.batchInEpoch))
+        }
+        validationLoader = try communicator.allSucceed {
+            try validationSplit.map {
+                try EvaluationLoader(split: $0, batchSize: config.train.microBatch, worldSize: communicator.size,
+                                     rank: communicator.rank, sequenceLength: sequenceLength)
+            }
+        }
+
+        totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * trainLoader.batchesPerEpoch
+        accumulation = config.train.accumulationSteps(worldSize: communicator.size)
+        schedule = config.train.learningRateSchedule(totalSteps: totalSteps)
+        reducer = GradientReducer(communicator: communicator, gradients: model.gradients.pointer,
+                                  count: model.table.count,
+                                  bucketBytes: Int(config.train.bucketMb * 1_048_576),
+                                  overlap: config.train.overlapComm, timeoutSeconds: options.collectiveTimeout)
+        metrics = try communicator.allSucceed {
+            guard isRoot else { return nil }
+            try FileManager.default.createDirectory(atPath: config.checkpoint.dir, withIntermediateDirectories: true)
+            return try MetricsLog(directory: config.checkpoint.dir)
+        }
+        try verifyParametersAgree()
+        if isRoot {
+            print("flowformer train: \(communicator.size) rank(s), \(model.table.count) parameters, "
+                  + "\(totalSteps) steps of \(config.train.globalBatch) samples (\(accumulation) micro-batch(es) of \(config.train.microBatch) per rank per step), "
+                  + "\(trainLoader.batchesPerEpoch) steps per epoch")
+            print("resolved configuration:\n" + config.yaml)
+        }
+    }
+
+    /// Checks that every rank holds bit-identical parameters (CRC-32 of the buffer); names the
+    /// ranks that differ from rank 0 otherwise.
+    func verifyParametersAgree() throws {
+        let crc = Int64(CRC32.checksum(UnsafeRawBufferPointer(model.parameters.buffer)))
+        var extremes = [crc, -crc]
+        try extremes.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .max) }
+        if extremes[0] == -extremes[1] { return }
+        let reference = try communicator.broadcast(crc, root: 0)
+        var differs = [Int32](repeating: 0, count: communicator.size)
+        differs[communicator.rank] = crc == reference ? 0 : 1
+        try differs.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .max) }
+        let ranks = differs.indices.filter { differs[$0] != 0 }.map(String.init).joined(separator: ", ")
+        throw CollectiveFailure("parameters differ across ranks at step \(state.step): rank(s) \(ranks) disagree with rank 0 (checksum of the parameter buffer)")
+    }
+
+    /// A blocking all-reduce that gives up after the collective timeout: a dead or stopped rank
+    /// then ends the job (`MPI_Abort`) instead of hanging it.
+    func allReduceWithTimeout<T: MPIScalar>(_ buffer: UnsafeMutableBufferPointer<T>, op: MPIReduceOp) throws {
+        guard communicator.size > 1 else { return }
+        let request = try communicator.allReduceNonBlocking(buffer, op: op)
+        do {
+            try request.wait(seconds: options.collectiveTimeout)
+        } catch let error as MPIError {
+            communicator.abort(message: "flowformer: rank \(communicator.rank): error: \(error) (aborting the job; the last checkpoint in \(config.checkpoint.dir) is intact)")
+        }
+    }
+}
+
+/// `TrainerState` as text, to broadcast it from rank 0.
+enum TrainerStateCoding {
+    static func encode(_ s: TrainerState) -> String {
+        func bits(_ value: Double?) -> String { value.map { String($0.bitPattern) } ?? "-" }
+        let fields: [String] = [
+            String(s.step), String(s.epoch), String(s.batchInEpoch), String(s.samplesSeen), String(s.seed),
+            String(s.worldSize), bits(s.validationLoss), bits(s.bestValidationLoss),
+            s.bestStep.map { String($0) } ?? "-",
+        ]
+        return fields.joined(separator: " ")
+    }
+
+    static func decode(_ text: String) throws -> TrainerState {
+        let fields = text.split(separator: " ").map(String.init)
+        guard fields.count == 9, let step = Int(fields[0]), let epoch = Int(fields[1]),
+              let batch = Int(fields[2]), let samples = Int(fields[3]), let seed = UInt64(fields[4]),
+              let world = Int(fields[5]) else {
+            throw TrainingError("internal: cannot decode trainer state '\(text)'")
+        }
+        var s = TrainerState()
+        s.step = step; s.epoch = epoch; s.batchInEpoch = batch; s.samplesSeen = samples
+        s.seed = seed; s.worldSize = world
+        s.validationLoss = UInt64(fields[6]).map(Double.init(bitPattern:))
+        s.bestValidationLoss = UInt64(fields[7]).map(Double.init(bitPattern:))
+        s.bestStep = Int(fields[8])
+        return s
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Checkpoints
+import FlowModel
+import Foundation
+import TensorKernels
+import Training
+
+/// `flowformer inspect`: what a checkpoint holds — step, position, configuration, parameters.
+struct InspectCommand: FlowformerCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show a checkpoint's step, trainer state, configuration and parameter table (checksums verified)."
+    )
+
+    @Argument(help: "Checkpoint file (checkpoint-*.h5).")
+    var checkpoint: String
+
+    func execute() throws -> Int32 {
+        let reader = try CheckpointReader(path: checkpoint)
+        let config = try RunConfig(yaml: reader.configText, label: checkpoint + ":/config")
+        let table = ParameterTable.flowformer(config.model)
+        // Reading verifies every checksum and shape.
+        let parameters = Tensor<Float>(shape: [table.count])
+        try reader.readParameters(table: table, into: parameters.pointer)
+        let states = try reader.optimizerStateNames(table: table)
+        let scratch = Tensor<Float>(shape: [table.count])
+        for state in states { try reader.readOptimizerState(state, table: table, into: scratch.pointer) }
+
+        let t = reader.trainer
+        print("checkpoint \(checkpoint)")
+        print("step \(t.step), epoch \(t.epoch), batch in epoch \(t.batchInEpoch), samples seen \(t.samplesSeen), seed \(t.seed), written by \(t.worldSize) rank(s)")
+        print("validation loss \(t.validationLoss.map { String(format: "%.5f", $0) } ?? "-"), best \(t.bestValidationLoss.map { String(format: "%.5f", $0) } ?? "-") at step \(t.bestStep.map(String.init) ?? "-")")
+        print("optimizer state: \(states.isEmpty ? "none" : states.joined(separator: ", ")); all checksums verified")
+        print("")
+        print("configuration:")
+        print(reader.configText.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
+        print("parameters (\(table.count) in \(table.entries.count) tensors):")
+        let width = table.entries.map(\.name.count).max() ?? 0
+        for entry in table.entries {
+            var sumSquares = 0.0
+            for i in entry.range { sumSquares += Double(parameters[i]) * Double(parameters[i]) }
+            let rms = (sumSquares / Double(max(entry.count, 1))).squareRoot()
+            let name = entry.name.padding(toLength: width, withPad: " ", startingAt: 0)
+            let shape = "[" + entry.shape.map(String.init).joined(separator: ", ") + "]"
+            print("  \(name)  \(shape.padding(toLength: 14, withPad: " ", startingAt: 0))  \(String(format: "%9d", entry.count))  rms \(String(format: "%.4g", rms))")
+        }
+        return ExitStatus.success
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import HDF5IO
+import TestSupport
+import Testing
+
+/// Real data for the end-to-end training tests: Fashion-MNIST and the King James Bible, packed
+/// once per test process by the project's own packers from the Debian packages.
+enum RealData {
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The directory holding fashion-mnist-{train,val,test}.h5 and kjv-{train,val}.h5.
+    static let directory: Result<String, ProcessRunnerError> = {
+        let out = NSTemporaryDirectory() + "flowformer-training-tests-data-\(getpid())"
+        let pack = packageRoot.appendingPathComponent("datasets/pack.sh")
+        for name in ["fashion-mnist", "kjv"] {
+            guard let result = try? ProcessRunner.run(pack, [name, "--out", out], timeoutSeconds: 300),
+                  result.status == 0 else {
+                return .failure(ProcessRunnerError("datasets/pack.sh \(name) failed"))
+            }
+        }
+        return .success(out)
+    }()
+
+    static func path(_ file: String) throws -> String { try directory.get() + "/" + file }
+}
+
+/// One end-to-end run directory with its configuration file.
+struct RunSetup {
+    let directory: String
+    let configPath: String
+
+    /// A tiny model on real data; `kind` is "image" (Fashion-MNIST) or "lm" (KJV bytes).
+    init(_ kind: String, label: String = #function, extra: String = "") throws {
+        directory = NSTemporaryDirectory() + "flowformer-run-\(label.filter(\.isLetter))-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        configPath = directory + "/run.yaml"
+        let model: String
+        let data: String
+        if kind == "image" {
+            model = """
+                model: {kind: image, attention: flow, d_model: 16, heads: 2, layers: 1, ff: 32, \
+                image_size: 28, channels: 1, patch: 7, num_classes: 10}
+                """
+            data = "data: {train: \(try RealData.path("fashion-mnist-train.h5")), val: []}"
+        } else {
+            model = """
+                model: {kind: lm, attention: flow, d_model: 16, heads: 2, layers: 2, ff: 32, seq_len: 32, vocab_size: 256}
+                """
+            data = "data: {train: \(try RealData.path("kjv-train.h5")), val: []}"
+        }
+        let text = """
+            \(model)
+            \(data)
+            train: {global_batch: 12, micro_batch: 2, steps: 10, seed: 3, optimizer: adamw, lr: 3.0e-3, \
+            weight_decay: 0.1, schedule: cosine, warmup_steps: 3, min_lr: 1.0e-4, clip_grad_norm: 1.0, \
+            eval_every: 0, log_every: 1, checksum_every: 5}
+            checkpoint: {dir: \(directory)/run, every: 0, keep: 100}
+            \(extra)
+            """
+        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    var runDirectory: String { directory + "/run" }
+
+    /// `flowformer train` under `mpirun -np ranks` (or alone when ranks == 0).
+    func train(ranks: Int, _ arguments: [String] = [], timeout: Double = 300) throws -> ProcessResult {
+        let flowformer = try ProcessRunner.builtProduct("flowformer")
+        let args = ["train", "--config", configPath] + arguments
+        if ranks == 0 { return try ProcessRunner.run(flowformer, args, timeoutSeconds: timeout) }
+        return try ProcessRunner.mpirun(ranks: ranks, oversubscribe: ranks > 2, flowformer, args,
+                                        timeoutSeconds: timeout)
+    }
+
+    func start(ranks: Int, _ arguments: [String] = []) throws -> LaunchedProcess {
+        let flowformer = try ProcessRunner.builtProduct("flowformer")
+        return try ProcessRunner.startMPI(ranks: ranks, oversubscribe: ranks > 2, flowformer,
+                                          ["train", "--config", configPath] + arguments)
+    }
+
+    /// The training loss logged at each step (metrics.jsonl "train" records), by step.
+    func losses() throws -> [Int: Double] {
+        var result: [Int: Double] = [:]
+        for record in try metrics() where record["event"] as? String == "train" {
+            if let step = record["step"] as? Int, let loss = record["loss"] as? Double { result[step] = loss }
+        }
+        return result
+    }
+
+    func metrics() throws -> [[String: Any]] {
+        let text = try String(contentsOfFile: runDirectory + "/metrics.jsonl", encoding: .utf8)
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    /// Checkpoint files of the run, by step.
+    func checkpoints() throws -> [Int: String] {
+        var result: [Int: String] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: runDirectory)
+        where name.hasPrefix("checkpoint-") && name.hasSuffix(".h5") {
+            if let step = Int(name.dropFirst("checkpoint-".count).dropLast(3)) { result[step] = runDirectory + "/" + name }
+        }
+        return result
+    }
+}
+
+/// Every float32 dataset under /model and /optimizer of a checkpoint, by path, as raw bits.
+func checkpointContents(_ path: String) throws -> [String: [UInt32]] {
+    let file = try HDF5File(path: path, mode: .readOnly)
+    var result: [String: [UInt32]] = [:]
+    func walk(_ group: HDF5Group, _ prefix: String) throws {
+        for name in try group.memberNames() {
+            let childPath = prefix + "/" + name
+            if let dataset = try? group.dataset(name) {
+                result[childPath] = try dataset.read(as: Float.self).map(\.bitPattern)
+            } else {
+                try walk(try group.group(name), childPath)
+            }
+        }
+    }
+    try walk(try file.root.group("model"), "/model")
+    try walk(try file.root.group("optimizer"), "/optimizer")
+    return result
+}
+
+/// max |a − b| / max |b| over the steps both have.
+func relativeDifference(_ a: [Int: Double], _ b: [Int: Double], steps: ClosedRange<Int>) -> Double {
+    var worst = 0.0
+    for step in steps {
+        guard let x = a[step], let y = b[step] else { return .infinity }
+        worst = max(worst, abs(x - y) / max(abs(y), 1e-12))
+    }
+    return worst
+}
