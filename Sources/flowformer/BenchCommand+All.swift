@@ -1,8 +1,9 @@
 import ArgumentParser
 import Benchmarks
-import Training
 import FlowModel
+import Foundation
 import TensorKernels
+import Training
 
 /// `flowformer bench all`: every measurement, one table per section, one JSON report.
 struct BenchAllCommand: FlowformerCommand {
@@ -12,7 +13,8 @@ struct BenchAllCommand: FlowformerCommand {
         discussion: """
             Takes under 10 minutes on this 2-core machine. Training runs are child processes \
             (`flowformer bench model`, under `mpirun -np 2` for two ranks), so each reports its \
-            own peak resident memory.
+            own peak resident memory. LM runs read --lm-data when that file exists (data-reader \
+            wait is then real); every other run uses inputs made in memory (compute only).
             """
     )
 
@@ -21,24 +23,89 @@ struct BenchAllCommand: FlowformerCommand {
     @Option(help: ArgumentHelp("Longest L at which softmax attention runs.", valueName: "L"))
     var softmaxMaxLength = 8192
 
+    @Option(help: ArgumentHelp("KJV tokens split for the LM runs (`datasets/pack.sh kjv`); skipped if absent.",
+                               valueName: "file.h5"))
+    var lmData = "datasets/out/kjv-train.h5"
+
+    @Option(help: "Timed steps per training run.") var steps = 3
+
+    @Flag(help: "Skip the training runs.") var noModels = false
+    @Flag(help: "Skip the attention grid.") var noAttention = false
+
+    /// One training run of the plan.
+    struct ModelRun {
+        var name: String
+        var ranks: Int
+        var arguments: [String]
+    }
+
+    /// The training runs: the issue's LM and image configs at 1×1, 1×2 and 2×1 (with and without
+    /// overlap), both with softmax attention, and the LM at seq 4096 (batch 2: the same tokens).
+    func plan(dataFile: String?) -> [ModelRun] {
+        let data = dataFile.map { ["--data", $0] } ?? []
+        let common = ["--steps", output.quick ? "1" : "\(steps)"] + (output.quick ? ["--quick"] : [])
+        func run(_ name: String, ranks: Int = 1, _ arguments: [String]) -> ModelRun {
+            ModelRun(name: name, ranks: ranks, arguments: arguments + common)
+        }
+        return [
+            run("lm-flow-1x1", ["--config", "lm", "--threads", "1"] + data),
+            run("lm-flow-1x2", ["--config", "lm", "--threads", "2"] + data),
+            run("lm-flow-2x1-overlap", ranks: 2, ["--config", "lm", "--threads", "1", "--overlap"] + data),
+            run("lm-flow-2x1-no-overlap", ranks: 2, ["--config", "lm", "--threads", "1", "--no-overlap"] + data),
+            run("lm-softmax-1x1", ["--config", "lm", "--attention", "softmax"]),
+            run("lm4096-flow-1x1", ["--config", "lm", "--seq-len", "4096", "--batch", "2"]),
+            run("lm4096-softmax-1x1", ["--config", "lm", "--attention", "softmax", "--seq-len", "4096", "--batch", "2"]),
+            run("image-flow-1x1", ["--config", "image", "--threads", "1"]),
+            run("image-flow-1x2", ["--config", "image", "--threads", "2"]),
+            run("image-flow-2x1-overlap", ranks: 2, ["--config", "image", "--overlap"]),
+            run("image-flow-2x1-no-overlap", ranks: 2, ["--config", "image", "--no-overlap"]),
+            run("image-softmax-1x1", ["--config", "image", "--attention", "softmax"]),
+        ]
+    }
+
     func execute() throws -> Int32 {
+        let start = monotonicSeconds()
         var report = BenchReport(quick: output.quick)
         benchProgress("sgemm …")
         let (gemms, peaks) = try BenchSgemmCommand.measure(threadCounts: [1, 2], modelShapes: true, quick: output.quick)
         report.sgemm = gemms
         report.sgemmPeaks = peaks
+        let singleThreadPeak = peaks.first { $0.threads == 1 }?.gflops
 
-        let lengths = output.quick ? [256] : AttentionBenchmark.standardLengths
-        BLASThreads.set(1)
-        let attention = AttentionBenchmark.run(
-            kinds: AttentionKind.allCases, causal: [false, true], lengths: lengths, batch: 1, dModel: 256,
-            heads: 8, softmaxMaxLength: softmaxMaxLength, policy: output.quick ? .quick : .standard,
-            progress: BenchAttentionCommand.reportProgress)
-        report.attention = attention
-        if let longest = lengths.max(), longest > 1024 {
-            report.attentionScaling = AttentionBenchmark.scaling(attention, shortLength: 1024, longLength: longest)
+        if !noAttention {
+            let lengths = output.quick ? [256] : AttentionBenchmark.standardLengths
+            BLASThreads.set(1)
+            let attention = AttentionBenchmark.run(
+                kinds: AttentionKind.allCases, causal: [false, true], lengths: lengths, batch: 1, dModel: 256,
+                heads: 8, softmaxMaxLength: softmaxMaxLength, policy: output.quick ? .quick : .standard,
+                progress: BenchAttentionCommand.reportProgress)
+            report.attention = attention
+            if let longest = lengths.max(), longest > 1024 {
+                report.attentionScaling = AttentionBenchmark.scaling(attention, shortLength: 1024, longLength: longest)
+            }
+        }
+
+        if !noModels {
+            let dataFile = FileManager.default.fileExists(atPath: lmData) ? lmData : nil
+            if dataFile == nil { benchProgress("no \(lmData): LM runs use inputs made in memory") }
+            let directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("flowformer-bench-\(getpid())")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            var models: [ModelResult] = []
+            for run in plan(dataFile: dataFile) {
+                let peak = singleThreadPeak.map { ["--peak-gflops", "\($0)"] } ?? []
+                let runStart = monotonicSeconds()
+                let result = try BenchChild.runModel(run.arguments + peak, ranks: run.ranks, directory: directory,
+                                                     name: run.name)
+                benchProgress("model \(run.name): \(formatFixed(result.samplesPerSecond, digits: 1)) samples/s "
+                              + "(\(formatFixed(monotonicSeconds() - runStart, digits: 0)) s)")
+                models.append(result)
+            }
+            report.models = models
         }
         try report.emit(output)
+        benchProgress("bench all took \(formatFixed(monotonicSeconds() - start, digits: 0)) s")
         return ExitStatus.success
     }
 }

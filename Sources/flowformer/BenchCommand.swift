@@ -15,7 +15,8 @@ struct BenchCommand: ParsableCommand {
             2 cores); the other subcommands run one part. Figures are medians over repeated runs. \
             --quick shrinks everything to a smoke test whose figures are not results.
             """,
-        subcommands: [BenchAllCommand.self, BenchSgemmCommand.self, BenchAttentionCommand.self]
+        subcommands: [BenchAllCommand.self, BenchSgemmCommand.self, BenchAttentionCommand.self,
+                      BenchModelCommand.self]
     )
 }
 
