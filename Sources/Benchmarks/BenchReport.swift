@@ -54,6 +54,8 @@ public struct BenchReport: Codable, Sendable {
     /// t(16384)/t(1024) (or the longest/shortest measured) per kind.
     public var attentionScaling: [AttentionScaling]?
     public var models: [ModelResult]?
+    /// The real trainer (`flowformer train` on the KJV split), end to end.
+    public var trainer: [TrainerResult]?
     /// This process's peak resident memory at the end, MiB.
     public var peakResidentMebibytes: Double
 

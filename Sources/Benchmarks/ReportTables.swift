@@ -76,6 +76,19 @@ public enum ReportTables {
         return table.render()
     }
 
+    public static func trainer(_ results: [TrainerResult]) -> String {
+        var table = TextTable(title: "flowformer train (KJV, LM config), medians of metrics.jsonl records",
+                              header: ["run", "ranks×threads", "overlap", "samples/s", "tokens/s", "data wait",
+                                       "comm wait", "records"])
+        for result in results {
+            table.add([result.label, "\(result.ranks)×\(result.threadsPerRank)", result.overlap ? "yes" : "no",
+                       formatFixed(result.samplesPerSecond, digits: 2), formatFixed(result.tokensPerSecond, digits: 0),
+                       formatFixed(result.dataWaitShare * 100, digits: 1) + "%",
+                       formatFixed(result.commWaitShare * 100, digits: 1) + "%", "\(result.records)"])
+        }
+        return table.render()
+    }
+
     /// Every section present in `report`, separated by blank lines.
     public static func all(_ report: BenchReport) -> String {
         var sections: [String] = []
@@ -84,6 +97,7 @@ public enum ReportTables {
         if let attention = report.attention, !attention.isEmpty { sections.append(ReportTables.attention(attention)) }
         if let scaling = report.attentionScaling, !scaling.isEmpty { sections.append(attentionScaling(scaling)) }
         if let models = report.models, !models.isEmpty { sections.append(ReportTables.models(models)) }
+        if let trainer = report.trainer, !trainer.isEmpty { sections.append(ReportTables.trainer(trainer)) }
         sections.append("peak resident memory of this process: "
                         + formatFixed(report.peakResidentMebibytes, digits: 0) + " MiB\n")
         return sections.joined(separator: "\n")

@@ -29,8 +29,13 @@ struct BenchAllCommand: FlowformerCommand {
 
     @Option(help: "Timed steps per training run.") var steps = 3
 
+    @Option(help: ArgumentHelp("Trainer config for the end-to-end runs (set to the issue's LM shape); skipped if absent.",
+                               valueName: "file.yaml"))
+    var trainConfig = "jobs/configs/kjv-lm.yaml"
+
     @Flag(help: "Skip the training runs.") var noModels = false
     @Flag(help: "Skip the attention grid.") var noAttention = false
+    @Flag(help: "Skip the end-to-end `flowformer train` runs.") var noTrainer = false
 
     /// One training run of the plan.
     struct ModelRun {
@@ -61,6 +66,38 @@ struct BenchAllCommand: FlowformerCommand {
             run("image-flow-2x1-no-overlap", ranks: 2, ["--config", "image", "--no-overlap"]),
             run("image-softmax-1x1", ["--config", "image", "--attention", "softmax"]),
         ]
+    }
+
+    /// `flowformer train` with the LM shape (d_model 256, 8 heads, 4 layers, ff 1024,
+    /// seq 1024, global batch 8) on the KJV split: 1 rank, and 2 ranks with and without overlap.
+    /// Evaluation is one batch at the end, the checkpoint only at the end (the trainer leaves both
+    /// out of its rates).
+    func runTrainer() throws -> [TrainerResult]? {
+        guard FileManager.default.fileExists(atPath: trainConfig), FileManager.default.fileExists(atPath: lmData) else {
+            benchProgress("no \(trainConfig) or \(lmData): end-to-end trainer runs skipped")
+            return nil
+        }
+        let trainSteps = output.quick ? 3 : 2 + steps * 2
+        let overrides = [
+            "model.d_model=256", "model.heads=8", "model.layers=4", "model.ff=1024", "model.seq_len=1024",
+            "model.vocab_size=256", "model.dropout=0", "data.train=\(lmData)", "train.global_batch=8",
+            "train.steps=\(trainSteps)", "train.log_every=1", "train.eval_every=0", "train.eval_batches=1",
+            "train.warmup_steps=1", "checkpoint.every=0", "checkpoint.keep=1",
+        ] + (output.quick ? ["model.seq_len=64", "model.layers=1"] : [])
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flowformer-bench-train-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var results: [TrainerResult] = []
+        for (ranks, overlap) in [(1, true), (2, true), (2, false)] {
+            let name = "train-lm-\(ranks)x1" + (ranks > 1 ? (overlap ? "-overlap" : "-no-overlap") : "")
+            let microBatch = 8 / ranks
+            let result = try BenchChild.runTrainer(config: trainConfig, overrides: overrides + ["train.micro_batch=\(microBatch)"],
+                                                   ranks: ranks, threads: 1, overlap: overlap, directory: directory,
+                                                   name: name)
+            benchProgress("\(name): \(formatFixed(result.tokensPerSecond, digits: 0)) tokens/s")
+            results.append(result)
+        }
+        return results
     }
 
     func execute() throws -> Int32 {
@@ -103,6 +140,9 @@ struct BenchAllCommand: FlowformerCommand {
                 models.append(result)
             }
             report.models = models
+        }
+        if !noTrainer {
+            report.trainer = try runTrainer()
         }
         try report.emit(output)
         benchProgress("bench all took \(formatFixed(monotonicSeconds() - start, digits: 0)) s")

@@ -1,9 +1,9 @@
 import Benchmarks
 import Foundation
 
-/// Runs `flowformer bench model …` as a child process — alone, or under `mpirun -np N` — and
-/// returns the `ModelResult` from its JSON report. A child per configuration gives each its own
-/// peak resident memory, and lets one orchestrating process drive multi-rank runs.
+/// Runs this executable as a child process — alone, or under `mpirun -np N` — for the parts of
+/// `bench all` that need their own process: each training configuration (so peak memory is its
+/// own) and every multi-rank run (so the orchestrator needs no MPI).
 enum BenchChild {
     /// The running executable (so children are the same build).
     static func executablePath() throws -> String {
@@ -14,14 +14,10 @@ enum BenchChild {
         return path
     }
 
-    /// Runs `bench model arguments… --json <temp>` on `ranks` ranks and decodes the result.
-    /// Throws with the child's last stderr line if it fails.
-    static func runModel(_ arguments: [String], ranks: Int, directory: URL, name: String,
-                         timeoutSeconds: Double = 600) throws -> ModelResult {
-        let json = directory.appendingPathComponent("\(name).json")
-        let log = directory.appendingPathComponent("\(name).log")
+    /// Runs `flowformer arguments…` on `ranks` ranks with stdout and stderr into `log`.
+    /// Throws with the log's last line if the child fails or outlives `timeoutSeconds`.
+    static func run(_ arguments: [String], ranks: Int, log: URL, name: String, timeoutSeconds: Double) throws {
         let executable = try executablePath()
-        let command = ["bench", "model"] + arguments + ["--json", json.path]
         var environment = ProcessInfo.processInfo.environment
         let process = Process()
         if ranks > 1 {
@@ -30,10 +26,10 @@ enum BenchChild {
             var launch = ["-np", "\(ranks)"]
             if ProcessInfo.processInfo.activeProcessorCount < ranks { launch.append("--oversubscribe") }
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["mpirun"] + launch + [executable] + command
+            process.arguments = ["mpirun"] + launch + [executable] + arguments
         } else {
             process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = command
+            process.arguments = arguments
         }
         process.environment = environment
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -48,18 +44,46 @@ enum BenchChild {
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()
-            throw BenchError("bench model \(name) ran over \(Int(timeoutSeconds)) s (log: \(log.path))")
+            throw BenchError("\(name) ran over \(Int(timeoutSeconds)) s (log: \(log.path))")
         }
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
             let last = text.split(separator: "\n").last.map(String.init) ?? "no output"
-            throw BenchError("bench model \(name) failed with status \(process.terminationStatus): \(last)")
+            throw BenchError("\(name) failed with status \(process.terminationStatus): \(last)")
         }
+    }
+
+    /// Runs `bench model arguments… --json <temp>` on `ranks` ranks and decodes its result.
+    static func runModel(_ arguments: [String], ranks: Int, directory: URL, name: String,
+                         timeoutSeconds: Double = 600) throws -> ModelResult {
+        let json = directory.appendingPathComponent("\(name).json")
+        try run(["bench", "model"] + arguments + ["--json", json.path], ranks: ranks,
+                log: directory.appendingPathComponent("\(name).log"), name: "bench model \(name)",
+                timeoutSeconds: timeoutSeconds)
         let report = try BenchReport.decode(try Data(contentsOf: json))
         guard let result = report.models?.first else {
             throw BenchError("bench model \(name): no model result in \(json.path)")
         }
         return result
+    }
+
+    /// Runs `flowformer train --config config --set …` with its run directory inside `directory`
+    /// and summarises the metrics.jsonl it wrote.
+    static func runTrainer(config: String, overrides: [String], ranks: Int, threads: Int, overlap: Bool,
+                           directory: URL, name: String, timeoutSeconds: Double = 600) throws -> TrainerResult {
+        let runDirectory = directory.appendingPathComponent(name)
+        try? FileManager.default.removeItem(at: runDirectory)
+        let sets = (overrides + ["checkpoint.dir=\(runDirectory.path)", "train.threads=\(threads)",
+                                 "train.overlap_comm=\(overlap)"]).flatMap { ["--set", $0] }
+        try run(["train", "--config", config] + sets, ranks: ranks,
+                log: directory.appendingPathComponent("\(name).log"), name: "train \(name)",
+                timeoutSeconds: timeoutSeconds)
+        let metrics = runDirectory.appendingPathComponent("metrics.jsonl")
+        guard let text = try? String(contentsOf: metrics, encoding: .utf8) else {
+            throw BenchError("train \(name): cannot read \(metrics.path)")
+        }
+        return try TrainerResult.summarise(metricsText: text, label: name, ranks: ranks, threadsPerRank: threads,
+                                           overlap: overlap)
     }
 }
