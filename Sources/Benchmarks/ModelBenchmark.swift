@@ -72,6 +72,7 @@ public enum ModelBenchmark {
         var phases: [StepPhases] = []
         for step in 0 ..< settings.warmupSteps + settings.timedSteps {
             let start = monotonicSeconds()
+            let cpuStart = processCPUSeconds()
             let dataWait = try inputs.advance()
             model.zeroGradients()
             let forwardStart = monotonicSeconds()
@@ -88,7 +89,7 @@ public enum ModelBenchmark {
                            learningRate: 3e-4)
             let end = monotonicSeconds()
             if step >= settings.warmupSteps {
-                phases.append(StepPhases(step: end - start, dataWait: dataWait,
+                phases.append(StepPhases(step: end - start, cpu: processCPUSeconds() - cpuStart, dataWait: dataWait,
                                          forward: backwardStart - forwardStart, backward: commStart - backwardStart,
                                          commWait: optimizerStart - commStart, optimizer: end - optimizerStart))
             }
@@ -116,7 +117,8 @@ public enum ModelBenchmark {
             data: settings.dataFile ?? "synthetic", parameterCount: parameterCount, timedSteps: phases.count,
             step: step, forwardSeconds: median(\.forward), backwardSeconds: median(\.backward),
             commWaitSeconds: median(\.commWait), optimizerSeconds: median(\.optimizer),
-            dataWaitSeconds: median(\.dataWait), samplesPerSecond: samplesPerSecond,
+            dataWaitSeconds: median(\.dataWait), stepCpuSeconds: median(\.cpu),
+            cpuUtilisation: median(\.cpu) / (step.median * Double(settings.threads)), samplesPerSecond: samplesPerSecond,
             tokensPerSecond: samplesPerSecond * Double(config.tokensPerSample), flopsPerStep: flops,
             achievedGflops: achieved, referencePeakGflops: reference, mfu: reference.map { achieved / $0 },
             peakResidentMebibytes: peakMebibytes)
@@ -126,6 +128,8 @@ public enum ModelBenchmark {
 /// Wall times of one step's phases, seconds.
 struct StepPhases {
     var step: Double
+    /// CPU seconds of the process during the step.
+    var cpu: Double
     var dataWait: Double
     var forward: Double
     var backward: Double

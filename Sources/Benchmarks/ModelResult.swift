@@ -33,6 +33,13 @@ public struct ModelResult: Codable, Sendable, Equatable {
     public var optimizerSeconds: Double
     public var dataWaitSeconds: Double
 
+    /// CPU seconds (user + system, all threads of rank 0's process) per step, median.
+    public var stepCpuSeconds: Double
+    /// stepCpuSeconds / (median step time × threads per rank): about 1 when the rank had its
+    /// cores to itself, lower when other work on the machine took them (then the wall-clock
+    /// figures understate the code's speed). BLAS threads that spin while waiting count as busy.
+    public var cpuUtilisation: Double
+
     /// globalBatch / median step time.
     public var samplesPerSecond: Double
     /// samplesPerSecond × tokensPerSample.

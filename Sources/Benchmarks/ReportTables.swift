@@ -60,7 +60,7 @@ public enum ReportTables {
         var table = TextTable(
             title: "training step (forward + backward + all-reduce + AdamW); times are medians per step",
             header: ["run", "ranks×threads", "batch", "T", "step s", "samples/s", "tokens/s", "GFLOP/s", "MFU",
-                     "fwd s", "bwd s", "comm wait s", "adamw s", "data wait s", "peak RSS MiB", "data"])
+                     "fwd s", "bwd s", "comm wait s", "adamw s", "data wait s", "peak RSS MiB", "CPU use", "data"])
         for result in results {
             table.add([result.label, "\(result.ranks)×\(result.threadsPerRank)", "\(result.globalBatch)",
                        "\(result.tokensPerSample)", formatFixed(result.step.median, digits: 3),
@@ -71,6 +71,7 @@ public enum ReportTables {
                        formatFixed(result.commWaitSeconds, digits: 4), formatFixed(result.optimizerSeconds, digits: 4),
                        formatFixed(result.dataWaitSeconds, digits: 4),
                        formatFixed(result.peakResidentMebibytes, digits: 0),
+                       formatFixed(result.cpuUtilisation * 100, digits: 0) + "%",
                        result.data == "synthetic" ? "in memory" : (result.data as NSString).lastPathComponent])
         }
         return table.render()

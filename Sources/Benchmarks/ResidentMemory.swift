@@ -43,3 +43,17 @@ public enum ResidentMemory {
 /// Bytes → mebibytes (2²⁰ bytes), the unit the reports use.
 @inline(__always)
 public func mebibytes(_ bytes: Int) -> Double { Double(bytes) / 1_048_576 }
+
+/// User + system CPU seconds this process has used so far, all threads together
+/// (`getrusage(RUSAGE_SELF)`). Unlike wall time, it does not grow when other work on the machine
+/// takes the cores away, so wall / CPU time shows how contended a measurement was.
+public func processCPUSeconds() -> Double {
+    var usage = rusage()
+#if canImport(Darwin)
+    getrusage(RUSAGE_SELF, &usage)
+#else
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+#endif
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}

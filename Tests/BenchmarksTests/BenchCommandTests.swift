@@ -72,16 +72,24 @@ func flowformerExecutable() throws -> URL {
     throw BenchError("built flowformer not found in \(directories.map(\.path))")
 }
 
-/// Runs the built `flowformer` with `arguments`; output goes through files (no pipe can fill up).
-func runFlowformer(_ arguments: [String], timeoutSeconds: Double = 120) throws -> ProcessOutput {
+/// Runs the built `flowformer` with `arguments` (under `mpirun -np mpiRanks` if given); output
+/// goes through files, so no pipe can fill up.
+func runFlowformer(_ arguments: [String], timeoutSeconds: Double = 120, mpiRanks: Int? = nil) throws -> ProcessOutput {
     let directory = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }
     let outURL = directory.appendingPathComponent("stdout"), errURL = directory.appendingPathComponent("stderr")
     _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
     _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
     let process = Process()
-    process.executableURL = try flowformerExecutable()
-    process.arguments = arguments
+    if let ranks = mpiRanks {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["mpirun", "-np", "\(ranks)", "--oversubscribe", try flowformerExecutable().path] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]) { _, new in new }
+    } else {
+        process.executableURL = try flowformerExecutable()
+        process.arguments = arguments
+    }
     process.standardOutput = try FileHandle(forWritingTo: outURL)
     process.standardError = try FileHandle(forWritingTo: errURL)
     process.standardInput = FileHandle.nullDevice
@@ -97,4 +105,67 @@ func runFlowformer(_ arguments: [String], timeoutSeconds: Double = 120) throws -
     return ProcessOutput(status: process.terminationStatus,
                          stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
                          stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+}
+
+/// `flowformer bench model` on one rank and, under mpirun, on two: the report's structure and the
+/// arithmetic that ties its fields together (never the speed).
+@Suite struct BenchModelCommandTests {
+    static func modelResult(_ data: Data) throws -> ModelResult {
+        let report = try BenchReport.decode(data)
+        return try #require(report.models?.first)
+    }
+
+    static func checkConsistency(_ model: ModelResult) {
+        #expect(model.timedSteps == 1)
+        #expect(abs(model.samplesPerSecond - Double(model.globalBatch) / model.step.median) <= 1e-9 * model.samplesPerSecond)
+        #expect(abs(model.tokensPerSecond - model.samplesPerSecond * Double(model.tokensPerSample)) <= 1e-6 * model.tokensPerSecond)
+        #expect(abs(model.achievedGflops - model.flopsPerStep / model.step.median / 1e9) <= 1e-9 * model.achievedGflops)
+        #expect(model.forwardSeconds > 0 && model.backwardSeconds > 0 && model.optimizerSeconds > 0)
+        #expect(model.forwardSeconds + model.backwardSeconds + model.commWaitSeconds + model.optimizerSeconds
+                <= model.step.median * 1.0001)
+        #expect(model.peakResidentMebibytes > 1)
+        #expect(model.parameterCount > 0)
+    }
+
+    @Test func oneRankImageQuickWithAPeakGivesMFU() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let json = directory.appendingPathComponent("model.json").path
+        let run = try runFlowformer(["bench", "model", "--config", "image", "--attention", "softmax", "--quick",
+                                     "--peak-gflops", "100", "--json", json])
+        #expect(run.status == 0, "\(run)")
+        let model = try Self.modelResult(try Data(contentsOf: URL(fileURLWithPath: json)))
+        #expect(model.kind == "image" && model.attention == "softmax" && model.ranks == 1 && model.overlap == nil)
+        #expect(model.tokensPerSample == 64 && model.globalBatch == 2 && model.data == "synthetic")
+        #expect(model.commWaitSeconds < 1e-3 && model.dataWaitSeconds == 0)  // one rank: nothing to reduce or read
+        #expect(model.referencePeakGflops == 100)
+        #expect(model.mfu.map { abs($0 - model.achievedGflops / 100) < 1e-12 } == true)
+        Self.checkConsistency(model)
+    }
+
+    @Test(arguments: [true, false])
+    func twoRanksUnderMpirun(overlap: Bool) throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let json = directory.appendingPathComponent("model.json").path
+        let run = try runMpirun(ranks: 2, ["bench", "model", "--config", "lm", "--quick", overlap ? "--overlap" : "--no-overlap",
+                                           "--json", json])
+        #expect(run.status == 0, "\(run)")
+        let model = try Self.modelResult(try Data(contentsOf: URL(fileURLWithPath: json)))
+        #expect(model.ranks == 2 && model.overlap == overlap && model.globalBatch == 2)
+        #expect(model.commWaitSeconds >= 0)
+        #expect(model.label.contains(overlap ? "overlap" : "no-overlap"))
+        Self.checkConsistency(model)
+    }
+
+    @Test func batchThatDoesNotSplitOverRanksIsAnError() throws {
+        let run = try runMpirun(ranks: 2, ["bench", "model", "--config", "lm", "--quick", "--batch", "1"])
+        #expect(run.status != 0, "\(run)")
+        #expect(run.stderr.contains("not a multiple of the 2 ranks"), "\(run)")
+    }
+}
+
+/// `mpirun -np ranks flowformer arguments…` (as root: the allow-root variables are set).
+func runMpirun(ranks: Int, _ arguments: [String], timeoutSeconds: Double = 120) throws -> ProcessOutput {
+    try runFlowformer(arguments, timeoutSeconds: timeoutSeconds, mpiRanks: ranks)
 }
