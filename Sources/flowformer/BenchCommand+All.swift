@@ -69,7 +69,8 @@ struct BenchAllCommand: FlowformerCommand {
     }
 
     /// `flowformer train` with the LM shape (d_model 256, 8 heads, 4 layers, ff 1024,
-    /// seq 1024, global batch 8) on the KJV split: 1 rank, and 2 ranks with and without overlap.
+    /// seq 1024, global batch 8) on the KJV split: 1 rank, and 2 ranks with and without overlap
+    /// (and with overlap in 2 MiB buckets).
     /// Evaluation is one batch at the end, the checkpoint only at the end (the trainer leaves both
     /// out of its rates).
     func runTrainer() throws -> [TrainerResult]? {
@@ -88,12 +89,18 @@ struct BenchAllCommand: FlowformerCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         var results: [TrainerResult] = []
-        for (ranks, overlap) in [(1, true), (2, true), (2, false)] {
-            let name = "train-lm-\(ranks)x1" + (ranks > 1 ? (overlap ? "-overlap" : "-no-overlap") : "")
-            let microBatch = 8 / ranks
-            let result = try BenchChild.runTrainer(config: trainConfig, overrides: overrides + ["train.micro_batch=\(microBatch)"],
-                                                   ranks: ranks, threads: 1, overlap: overlap, directory: directory,
-                                                   name: name)
+        // The default bucket (25 MiB) holds all 14 MiB of the LM's gradients, so its one bucket
+        // starts only when backward ends; 2 MiB buckets start while backward runs.
+        let runs: [(ranks: Int, overlap: Bool, bucketMiB: Double?)] = [(1, true, nil), (2, true, nil), (2, true, 2), (2, false, nil)]
+        for run in runs {
+            var name = "train-lm-\(run.ranks)x1"
+            if run.ranks > 1 { name += run.overlap ? "-overlap" : "-no-overlap" }
+            if let bucket = run.bucketMiB { name += "-bucket\(formatFixed(bucket, digits: 0))MiB" }
+            let microBatch = 8 / run.ranks
+            let extra = ["train.micro_batch=\(microBatch)"] + (run.bucketMiB.map { ["train.bucket_mb=\($0)"] } ?? [])
+            let result = try BenchChild.runTrainer(config: trainConfig, overrides: overrides + extra,
+                                                   ranks: run.ranks, threads: 1, overlap: run.overlap,
+                                                   directory: directory, name: name)
             benchProgress("\(name): \(formatFixed(result.tokensPerSecond, digits: 0)) tokens/s")
             results.append(result)
         }
