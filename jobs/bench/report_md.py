@@ -96,10 +96,15 @@ def side_by_side_tables(result):
            "(medians over interleaved rounds; ratio > 1: flowformer faster; memory ratio < 1: flowformer smaller)\n"]
     models = result.get("models") or []
     if models:
+        def rate(m, side):
+            if m["comparison"].startswith("image"):
+                return fmt(m[f"{side}_samples_per_second"], 1) + " img/s"
+            return fmt(m[f"{side}_tokens_per_second"], 0) + " tok/s"
+
         out.append(table(
-            ["comparison", "flowformer tok/s", "PyTorch tok/s", "ratio", "target", "met", "flowformer MiB",
+            ["comparison", "flowformer", "PyTorch", "ratio", "target", "met", "flowformer MiB",
              "PyTorch MiB", "memory ratio"],
-            [[m["comparison"], fmt(m["flowformer_tokens_per_second"], 0), fmt(m["pytorch_tokens_per_second"], 0),
+            [[m["comparison"], rate(m, "flowformer"), rate(m, "pytorch"),
               fmt(m["throughput_ratio"], 2, "×"), "–" if m["target_ratio"] is None else f"≥ {m['target_ratio']}×",
               "–" if m["meets_target"] is None else ("yes" if m["meets_target"] else "**no**"),
               fmt(m["flowformer_peak_mebibytes"], 0), fmt(m["pytorch_peak_mebibytes"], 0),
