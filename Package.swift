@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "HDF5IO", dependencies: ["_CHDF5"], exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // Model and optimisation
-        .target(name: "FlowModel", dependencies: ["TensorKernels"], exclude: ["Attention/README.md"],
+        .target(name: "FlowModel", dependencies: ["TensorKernels"], exclude: ["README.md", "Attention/README.md"],
                 swiftSettings: swiftSettings),
         .target(name: "Optimizers", dependencies: ["TensorKernels", "FlowModel"], exclude: ["README.md"],
                 swiftSettings: swiftSettings),
@@ -83,12 +83,14 @@ let package = Package(
         .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
         .testTarget(name: "MPICommTests", dependencies: ["MPIComm", "TestSupport", "flowformer"]),
         .testTarget(name: "HDF5IOTests", dependencies: ["HDF5IO"]),
-        .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "HDF5IO"]),
+        .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "HDF5IO"], exclude: ["Golden"]),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "HDF5IO", "FlowModel"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "flowformer"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "HDF5IO", "TestSupport", "flowformer"]),
+        .testTarget(name: "ReliabilityTests",
+                    dependencies: ["Datasets", "Checkpoints", "HDF5IO", "FlowModel", "TensorKernels", "TestSupport", "flowformer"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -38,13 +38,16 @@ public struct CheckpointDirectory: Sendable {
             .sorted { $0.step < $1.step }
     }
 
-    /// Opens the newest checkpoint that passes its checks. Files that fail are reported through
-    /// `warn` (one line each) and skipped, so a checkpoint damaged by a crash or a bad disk
-    /// falls back to the one before it. Nil when there is none.
+    /// Opens the newest checkpoint that passes its checks — header, trainer state, configuration
+    /// and every dataset's crc32 (`CheckpointReader.verifyChecksums`). Files that fail are
+    /// reported through `warn` (one line each) and skipped, so a checkpoint damaged by a crash or
+    /// a bad disk falls back to the one before it. Nil when there is none.
     public func newestLoadable(warn: (String) -> Void) throws -> CheckpointReader? {
         for candidate in try checkpoints().reversed() {
             do {
-                return try CheckpointReader(path: candidate.path)
+                let reader = try CheckpointReader(path: candidate.path)
+                try reader.verifyChecksums()
+                return reader
             } catch {
                 warn("skipping unusable checkpoint: \(error)")
             }

@@ -3,7 +3,7 @@ import HDF5IO
 
 /// An opened checkpoint file (SPEC §5), read in two phases: first the trainer state and the run
 /// configuration (which decides the architecture), then the buffers into a model built from it.
-/// Every dataset's `crc32` is verified as it is read.
+/// Every dataset's `crc32` is verified as it is read, and `/trainer`'s over its attributes.
 public final class CheckpointReader {
     public let path: String
     public let trainer: TrainerState
@@ -49,6 +49,14 @@ public final class CheckpointReader {
         state.bestValidationLoss = try double("best_validation_loss")
         let best = try int("best_step")
         state.bestStep = best < 0 ? nil : best
+        let storedChecksum: Int64
+        do { storedChecksum = try group.attribute("crc32", as: Int64.self) } catch {
+            throw CheckpointError(path: path, "/trainer has no crc32 attribute")
+        }
+        let checksum = state.attributeChecksum(formatVersion: version)
+        guard storedChecksum == Int64(checksum) else {
+            throw CheckpointError(path: path, "/trainer attributes are corrupted: their crc32 is \(String(checksum, radix: 16)), the file records \(String(UInt32(truncatingIfNeeded: storedChecksum), radix: 16))")
+        }
         guard state.step >= 0, state.epoch >= 0, state.batchInEpoch >= 0, state.samplesSeen >= 0 else {
             throw CheckpointError(path: path, "/trainer holds a negative position (step \(state.step), epoch \(state.epoch), batch \(state.batchInEpoch))")
         }
@@ -90,6 +98,37 @@ public final class CheckpointReader {
         let path = "optimizer/" + first.name
         guard file.root.exists(path) else { return [] }
         return try file.root.group(path).memberNames()
+    }
+
+    /// Reads every dataset under `/model` and `/optimizer` and verifies its crc32, without a
+    /// parameter table (names and shapes as stored). `CheckpointDirectory.newestLoadable` runs it
+    /// before choosing a file, so a checkpoint whose values were damaged after it was written (a
+    /// bad disk, a torn copy) is skipped like one whose header was, instead of being chosen and
+    /// then failing the resume.
+    public func verifyChecksums() throws {
+        do {
+            guard file.root.exists("model") else {
+                throw CheckpointError(path: path, "no /model group: not a checkpoint of this trainer")
+            }
+            var names = try file.root.group("model").memberNames().map { "model/" + $0 }
+            if file.root.exists("optimizer") {
+                for parameter in try file.root.group("optimizer").memberNames() {
+                    names += try file.root.group("optimizer/" + parameter).memberNames()
+                        .map { "optimizer/\(parameter)/\($0)" }
+                }
+            }
+            for name in names {
+                let shape = try file.root.dataset(name).shape
+                var values = [Float](repeating: 0, count: shape.reduce(1, *))   // [shape]
+                try values.withUnsafeMutableBufferPointer { buffer in
+                    try readChecksummed(name, shape: shape, into: buffer.baseAddress!)
+                }
+            }
+        } catch let error as CheckpointError {
+            throw error
+        } catch {
+            throw CheckpointError(path: path, "unreadable: \(error)")
+        }
     }
 
     private func readChecksummed(_ name: String, shape: [Int], into destination: UnsafeMutablePointer<Float>) throws {

@@ -19,7 +19,8 @@ import Glibc
 ///     /config                               the resolved run configuration (YAML text, a UTF-8 string)
 ///
 /// Every dataset carries the attribute `crc32`: the CRC-32 of its raw little-endian bytes (for
-/// `/config`, of its UTF-8 bytes).
+/// `/config`, of its UTF-8 bytes). `/trainer` carries one over its attributes
+/// (`TrainerState.attributeChecksum`).
 public enum CheckpointWriter {
     public static let formatVersion = 1
 
@@ -50,6 +51,10 @@ public enum CheckpointWriter {
             }
             try fsyncPath(directory, directory: true)
         } catch {
+            // Truncate before unlinking: after a failed write HDF5 may keep its descriptor of the
+            // temporary file open, which would keep the partial file's blocks allocated (a full
+            // disk would stay full, and a retry at the next checkpoint fail for that alone).
+            truncate(temporaryPath, 0)
             unlink(temporaryPath)
             if let error = error as? CheckpointError { throw error }
             throw CheckpointError(path: finalPath, "not written (\(error)); earlier checkpoints are untouched")
@@ -86,6 +91,7 @@ public enum CheckpointWriter {
         try attributes.setAttribute("validation_loss", trainer.validationLoss ?? .nan)
         try attributes.setAttribute("best_validation_loss", trainer.bestValidationLoss ?? .nan)
         try attributes.setAttribute("best_step", Int64(trainer.bestStep ?? -1))
+        try attributes.setAttribute("crc32", Int64(trainer.attributeChecksum(formatVersion: formatVersion)))
         try file.root.setAttribute("format_version", Int64(formatVersion))
         try file.root.setAttribute("kind", string: "flowformer-checkpoint")
 

@@ -21,3 +21,20 @@ public struct TrainerState: Sendable, Equatable {
 
     public init() {}
 }
+
+extension TrainerState {
+    /// The CRC-32 stored as `/trainer`'s `crc32` attribute: of the little-endian 8-byte values of
+    /// `format_version`, `step`, `epoch`, `batch_in_epoch`, `samples_seen`, `seed`, `world_size`,
+    /// `best_step` (−1 for none), then the IEEE bit patterns of `validation_loss` and
+    /// `best_validation_loss` (NaN for none), in that order. The attributes live in an object
+    /// header that HDF5 does not checksum; without this a flipped bit would resume at another
+    /// step or sample silently.
+    func attributeChecksum(formatVersion: Int) -> UInt32 {
+        let integers: [Int64] = [Int64(formatVersion), Int64(step), Int64(epoch), Int64(batchInEpoch),
+                                 Int64(samplesSeen), Int64(bitPattern: seed), Int64(worldSize),
+                                 Int64(bestStep ?? -1)]
+        let reals: [Double] = [validationLoss ?? .nan, bestValidationLoss ?? .nan]
+        let words = integers.map { UInt64(bitPattern: $0).littleEndian } + reals.map { $0.bitPattern.littleEndian }
+        return words.withUnsafeBytes { CRC32.checksum($0) }
+    }
+}

@@ -118,6 +118,20 @@ struct OpenedShard {
                 if let bad = mean.firstIndex(where: { !$0.isFinite }) {
                     throw DatasetError.at(path, "mean[\(bad)] = \(mean[bad]) is not finite")
                 }
+                // On the 0–1 scale (SPEC §3) a mean lies in [0, 1] and a standard deviation in
+                // (0, 0.5]; std up to 1 is let through. The normalised pixels (p/255 − mean)/std
+                // must also be finite in Float32, which a tiny std would break.
+                if let bad = mean.firstIndex(where: { !(0...1).contains($0) }) {
+                    throw DatasetError.at(path, "mean[\(bad)] = \(mean[bad]) is outside the 0–1 scale")
+                }
+                if let bad = std.firstIndex(where: { $0 > 1 }) {
+                    throw DatasetError.at(path, "std[\(bad)] = \(std[bad]) is above 1, outside the 0–1 scale")
+                }
+                if let bad = std.indices.first(where: { c in
+                    [0.0, 1.0].contains { !Float(($0 - mean[c]) / std[c]).isFinite } || !Float(1 / (255 * std[c])).isFinite
+                }) {
+                    throw DatasetError.at(path, "std[\(bad)] = \(std[bad]) is too small: normalised pixels would overflow Float32")
+                }
             default:
                 throw DatasetError.at(path, "has only one of the attributes mean and std")
             }

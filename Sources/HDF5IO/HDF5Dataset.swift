@@ -25,8 +25,8 @@ public final class HDF5Dataset: HDF5AttributeHolder, @unchecked Sendable {  // i
         defer { _ = H5Sclose(space) }
         let rank = try checked(H5Sget_simple_extent_ndims(space), location, operation)
         var dims = [hsize_t](repeating: 0, count: Int(rank))
-        try checked(H5Sget_simple_extent_dims(space, &dims, nil), location, operation)
-        shape = dims.map { Int($0) }
+        var maxDims = [hsize_t](repeating: 0, count: Int(rank))
+        try checked(H5Sget_simple_extent_dims(space, &dims, &maxDims), location, operation)
 
         let type = try checked(H5Dget_type(id), location, operation)
         defer { _ = H5Tclose(type) }
@@ -34,13 +34,52 @@ public final class HDF5Dataset: HDF5AttributeHolder, @unchecked Sendable {  // i
 
         let creationList = try checked(H5Dget_create_plist(id), location, operation)
         defer { _ = H5Pclose(creationList) }
+        var chunk: [hsize_t]?
         if H5Pget_layout(creationList) == H5D_CHUNKED {
-            var chunk = [hsize_t](repeating: 0, count: max(Int(rank), 1))
-            let chunkRank = try checked(H5Pget_chunk(creationList, Int32(chunk.count), &chunk),
+            var extents = [hsize_t](repeating: 0, count: max(Int(rank), 1))
+            let chunkRank = try checked(H5Pget_chunk(creationList, Int32(extents.count), &extents),
                                         location, operation)
-            chunkShape = chunk.prefix(Int(chunkRank)).map { Int($0) }
-        } else {
-            chunkShape = nil
+            chunk = Array(extents.prefix(Int(chunkRank)))
+        }
+
+        // HDF5 1.10 does not check these when it decodes an object header, and reads trust them:
+        // a damaged extent makes callers allocate or read absurd amounts, a damaged chunk
+        // extent makes the library copy past the end of a decompressed chunk.
+        try HDF5Dataset.requirePlausibleLayout(dims: dims, maxDims: maxDims, chunk: chunk,
+                                               elementBytes: H5Tget_size(type), location: location)
+        shape = dims.map { Int($0) }
+        chunkShape = chunk?.map { Int($0) }
+    }
+
+    /// Throws unless the extents are within their maxima, the whole dataset's byte count fits in
+    /// an `Int`, and the chunk has one extent ≥ 1 per axis, each within the dataset's maximum on
+    /// that axis (HDF5 refuses to create anything else).
+    private static func requirePlausibleLayout(dims: [hsize_t], maxDims: [hsize_t], chunk: [hsize_t]?,
+                                               elementBytes: Int, location: HDF5Location) throws {
+        func damaged(_ what: String) -> HDF5Error {
+            location.error("cannot open dataset", reason: "the file is damaged: \(what)")
+        }
+        let unlimited = ff_h5s_unlimited()
+        var bytes = max(elementBytes, 1)
+        for axis in dims.indices {
+            if maxDims[axis] != unlimited && dims[axis] > maxDims[axis] {
+                throw damaged("extent \(dims[axis]) on axis \(axis) exceeds the maximum \(maxDims[axis])")
+            }
+            let (product, overflow) = bytes.multipliedReportingOverflow(by: Int(clamping: dims[axis]))
+            if overflow || dims[axis] > hsize_t(Int.max) {
+                throw damaged("shape \(dims) of \(elementBytes)-byte elements has more bytes than memory can address")
+            }
+            bytes = product
+        }
+        guard let chunk else { return }
+        guard chunk.count == dims.count else {
+            throw damaged("chunk rank \(chunk.count) differs from the dataset's rank \(dims.count)")
+        }
+        for axis in chunk.indices {
+            let limit = maxDims[axis] == unlimited ? hsize_t(UInt32.max) : maxDims[axis]
+            guard chunk[axis] >= 1 && chunk[axis] <= max(limit, 1) else {
+                throw damaged("chunk extent \(chunk[axis]) on axis \(axis) is outside 1...\(max(limit, 1))")
+            }
         }
     }
 

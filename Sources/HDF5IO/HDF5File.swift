@@ -69,6 +69,15 @@ public final class HDF5File: @unchecked Sendable {
         case .truncate: id = H5Fcreate(path, ff_h5f_acc_trunc(), ff_h5p_default(), accessList)
         }
         guard id >= 0 else { throw fail() }
+        // A damaged file can open while its root group cannot (a flipped byte in the root
+        // object header): report that here, where it can be thrown, since `root` cannot throw.
+        let rootGroup = H5Gopen2(id, "/", ff_h5p_default())
+        guard rootGroup >= 0 else {
+            let error = fail()
+            _ = H5Fclose(id)
+            throw error
+        }
+        _ = H5Gclose(rootGroup)
         handle = HDF5Handle(id, kind: .file)
     }
 

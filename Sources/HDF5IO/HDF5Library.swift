@@ -9,6 +9,12 @@ import _CHDF5
 /// costs one pass through HDF5's API lock, nothing next to the I/O that follows.
 enum HDF5Library {
     private static let openedOnce: Void = {
+        // No exit-time clean-up (`H5_term_library` via atexit): when a file's close fails on a write
+        // error (disk full, file-size limit), HDF5 1.10 keeps a half-destroyed file object that
+        // the clean-up then dereferences — a segfault at exit after the error was reported. Every
+        // file this module opens is closed by `HDF5File` itself, so the clean-up has nothing to do.
+        // Must run before the library initialises, i.e. before any other HDF5 call.
+        _ = H5dont_atexit()
         let status = H5open()
         precondition(status >= 0, "libhdf5 failed to initialise (H5open returned \(status))")
     }()

@@ -73,11 +73,38 @@ func withCStringPointer<R>(_ string: String, _ body: (UnsafeRawPointer) throws -
 
 /// Reads one string of file type `fileType` (class H5T_STRING) through `read(memoryType, buffer)`,
 /// which performs the H5Aread or H5Dread.
+///
+/// The memory type is built fresh (C characters, the file's size, character set and padding)
+/// rather than copied from the file: a damaged file type copied into memory would steer the
+/// library's conversion by the damage (the copy of a string type whose character type was
+/// corrupted sent HDF5 1.10 into an endless copy).
 func readSingleString(fileType: hid_t, _ location: HDF5Location, _ operation: String,
                       read: (hid_t, UnsafeMutableRawPointer) -> herr_t) throws -> String {
-    let memoryType = try checked(H5Tcopy(fileType), location, operation)
+    let isVariable = try checked(H5Tis_variable_str(fileType), location, operation) > 0
+    let characterSet = H5Tget_cset(fileType)
+    guard characterSet == H5T_CSET_ASCII || characterSet == H5T_CSET_UTF8 else {
+        throw location.error(operation, reason: "the string's character set \(characterSet.rawValue) is neither ASCII nor UTF-8")
+    }
+    let padding = H5Tget_strpad(fileType)
+    guard padding == H5T_STR_NULLTERM || padding == H5T_STR_NULLPAD || padding == H5T_STR_SPACEPAD else {
+        throw location.error(operation, reason: "the string's padding \(padding.rawValue) is not one HDF5 defines")
+    }
+    if isVariable {
+        // The characters of a variable-length string are one byte each; HDF5 sizes its
+        // conversion buffers by this without checking it (a damaged size made it fill gigabytes).
+        let characterType = try checked(H5Tget_super(fileType), location, operation)
+        defer { _ = H5Tclose(characterType) }
+        let characterBytes = H5Tget_size(characterType)
+        guard characterBytes == 1 else {
+            throw location.error(operation, reason: "the file is damaged: the string's characters are \(characterBytes) bytes, not 1")
+        }
+    }
+    let memoryType = try checked(H5Tcopy(ff_h5t_c_s1()), location, operation)
     defer { _ = H5Tclose(memoryType) }
-    if try checked(H5Tis_variable_str(fileType), location, operation) > 0 {
+    try checked(H5Tset_size(memoryType, isVariable ? ff_h5t_variable() : H5Tget_size(fileType)), location, operation)
+    try checked(H5Tset_cset(memoryType, characterSet), location, operation)
+    try checked(H5Tset_strpad(memoryType, padding), location, operation)
+    if isVariable {
         var text: UnsafeMutablePointer<CChar>? = nil
         try checked(withUnsafeMutablePointer(to: &text) { read(memoryType, $0) }, location, operation)
         defer { if let text { _ = H5free_memory(text) } }

@@ -24,18 +24,26 @@ extension Communicator {
     /// Runs `decide` on rank 0 only and gives every rank its result. If it throws, every rank
     /// throws the same `CollectiveFailure`. Rank 0 alone touches files this way, so the ranks
     /// can never disagree about what a file said.
-    func rootDecides(_ decide: () throws -> String) throws -> String {
-        var succeeded: Int32 = 1
+    ///
+    /// - Parameter agree: how the ranks combine their success flags `[1]` with a minimum (rank 0's
+    ///   is 0 when `decide` threw, the others' 1); by default a blocking all-reduce. The trainer
+    ///   passes one with its collective timeout, so the other ranks do not wait forever for a
+    ///   rank 0 that died or was stopped inside `decide` (e.g. writing a checkpoint).
+    func rootDecides(agreeingWith agree: ((UnsafeMutableBufferPointer<Int32>) throws -> Void)? = nil,
+                     _ decide: () throws -> String) throws -> String {
+        var succeeded: [Int32] = [1]
         var text = ""
         if isRoot {
             do { text = try decide() } catch {
-                succeeded = 0
+                succeeded[0] = 0
                 text = oneLine(error)
             }
         }
-        succeeded = try broadcast(succeeded, root: 0)
+        try succeeded.withUnsafeMutableBufferPointer { flag in
+            if let agree { try agree(flag) } else { try allReduce(flag, op: .min) }
+        }
         text = try broadcast(text, root: 0)
-        if succeeded == 0 { throw CollectiveFailure(text) }
+        if succeeded[0] == 0 { throw CollectiveFailure(text) }
         return text
     }
 

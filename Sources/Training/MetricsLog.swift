@@ -1,4 +1,5 @@
 import Foundation
+import MPIComm
 
 /// `metrics.jsonl` in the run directory: one JSON object per line, per logged step and per
 /// evaluation, appended across resumes (rank 0 only). Each line is written with one `write`
@@ -7,6 +8,8 @@ import Foundation
 public final class MetricsLog {
     public let path: String
     private let handle: FileHandle
+    /// The last append failed (its warning is printed once per series of failures).
+    private var failing = false
 
     public init(directory: String) throws {
         path = directory + "/metrics.jsonl"
@@ -32,7 +35,19 @@ public final class MetricsLog {
             line += "\"\(key)\": " + record[key]!.json
         }
         line += "}\n"
-        handle.write(Data(line.utf8))
+        // `FileHandle.write(_:)` traps on a failed write (disk full, file-size limit): use the
+        // throwing form, and report the first failure of a series as one line on stderr.
+        do {
+            try handle.write(contentsOf: Data(line.utf8))
+            failing = false
+        } catch {
+            if !failing {
+                let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+                let reason = underlying.map { String(cString: strerror(Int32($0.code))) } ?? error.localizedDescription
+                Communicator.writeStderrLine("flowformer: warning: cannot append to \(path) (\(reason)); metrics records are dropped until a write succeeds")
+            }
+            failing = true
+        }
     }
 }
 

@@ -28,6 +28,10 @@ public enum StopSignals {
         sigemptyset(&action.sa_mask)
         action.sa_flags = SA_RESTART
         for signal in [SIGTERM, SIGINT, SIGUSR1] { sigaction(signal, &action, nil) }
+        // A write past the file-size limit (RLIMIT_FSIZE, `ulimit -f`) raises SIGXFSZ, whose default
+        // action kills the process; ignored, the write fails with EFBIG and the checkpoint writer
+        // reports it like any other I/O error (checkpoint.on_error).
+        signal(SIGXFSZ, SIG_IGN)
     }
 
     /// The signal number that asked this process to stop, or 0.

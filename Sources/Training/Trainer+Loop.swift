@@ -19,6 +19,7 @@ extension Trainer {
         var window = ProgressWindow(start: Clock.seconds(), dataWait: trainLoader.waitSeconds,
                                     commWait: reducer.waitSeconds, step: state.step)
         var consecutiveSkips = 0
+        var poison = Poison(options.fault, rank: communicator.rank)   // fault injection (tests); nil in real runs
         var lossSums = [Double](repeating: 0, count: 3)   // [Σ loss, Σ correct, samples]
         var windowLoss = 0.0, windowSamples = 0.0, windowCorrect = 0.0
 
@@ -34,6 +35,15 @@ extension Trainer {
             model.zeroGradients()
             reducer.begin()
             lossSums[0] = 0; lossSums[1] = 0; lossSums[2] = 0
+            // Fault injection: a NaN loss (and loss gradient), or one bad gradient value, on this
+            // rank only. The reductions below must carry it to every rank.
+            var backwardScale = lossScale
+            var gradientPoison: Float?
+            switch poison?.strikes(step: state.step + 1) {
+            case .gradient(let value)?: gradientPoison = value
+            case .loss?: backwardScale = .nan
+            case nil: break
+            }
             for m in 0..<accumulation {
                 let context = ForwardContext(seed: state.seed, step: state.step,
                                              firstSampleIndex: communicator.rank * localBatch + m * micro,
@@ -42,14 +52,19 @@ extension Trainer {
                 lossSums[0] += sums.lossSum; lossSums[1] += sums.correct; lossSums[2] += Double(sums.count)
                 if m == accumulation - 1 {
                     var failure: Error?
-                    model.backward(lossScale: lossScale) { range in
+                    model.backward(lossScale: backwardScale) { range in
+                        if let value = gradientPoison {   // before this range is handed to the all-reduce
+                            self.model.gradients.pointer[range.lowerBound] = value
+                            gradientPoison = nil
+                        }
                         if failure == nil { do { try self.reducer.gradientsReady(range) } catch { failure = error } }
                     }
                     if let failure { throw failure }
                 } else {
-                    model.backward(lossScale: lossScale)
+                    model.backward(lossScale: backwardScale)
                 }
             }
+            if backwardScale.isNaN { lossSums[0] = .nan }
             try finishReduction()
             try lossSums.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .sum) }
 
@@ -59,11 +74,16 @@ extension Trainer {
             state.epoch = trainLoader.position.epoch
             state.batchInEpoch = trainLoader.position.batchInEpoch
             if !clip.norm.isFinite || !lossSums[0].isFinite {
-                // Every rank holds the same reduced gradients, so every rank decides the same.
+                // Every rank holds the same reduced gradients and loss sums (the all-reduce gives
+                // every rank the same result), so every rank decides the same; a NaN or ±∞ on any
+                // one rank makes the sums non-finite on all of them.
                 consecutiveSkips += 1
-                log("step \(state.step + 1): non-finite \(lossSums[0].isFinite ? "gradients" : "loss"); skipped (\(consecutiveSkips) in a row, limit \(config.train.maxNanSkips))")
+                let what = lossSums[0].isFinite ? "gradients" : "loss"
+                log("step \(state.step + 1): non-finite \(what); skipped (\(consecutiveSkips) in a row, limit \(config.train.maxNanSkips))")
+                metrics?.append(["event": .string("skip"), "step": .int(state.step + 1), "reason": .string("non-finite \(what)"),
+                                 "consecutive": .int(consecutiveSkips)])
                 if consecutiveSkips > config.train.maxNanSkips {
-                    throw TrainingDiverged("training diverged: non-finite loss or gradients in \(consecutiveSkips) consecutive steps at step \(state.step + 1); the last checkpoint in \(config.checkpoint.dir) holds finite parameters")
+                    throw TrainingDiverged("training diverged: non-finite loss or gradients in \(consecutiveSkips) consecutive steps at step \(state.step + 1) (train.max_nan_skips is \(config.train.maxNanSkips)); \(intactCheckpointNote)")
                 }
                 continue
             }
@@ -71,6 +91,9 @@ extension Trainer {
             optimizer.step(parameters: model.parameters.pointer, gradients: gradients, learningRate: learningRate)
             state.step += 1
             state.samplesSeen += config.train.globalBatch
+            if options.fault == .desyncParameters(step: state.step, rank: communicator.rank) {
+                model.parameters[0] = model.parameters[0].nextUp   // fault injection (tests)
+            }
 
             windowLoss += lossSums[0]; windowCorrect += lossSums[1]; windowSamples += lossSums[2]
             if state.step % config.train.logEvery == 0 || state.step == totalSteps {
@@ -87,7 +110,9 @@ extension Trainer {
             let pauseStart = Clock.seconds()
             if evaluate { try evaluateAndRecord() }
             if state.step == totalSteps || (config.checkpoint.every > 0 && state.step % config.checkpoint.every == 0) {
-                try saveCheckpoint(reason: state.step == totalSteps ? "end" : "every \(config.checkpoint.every)")
+                // A periodic checkpoint may be skipped on a write error (checkpoint.on_error: continue); the final one may not.
+                try saveCheckpoint(reason: state.step == totalSteps ? "end" : "every \(config.checkpoint.every)",
+                                   optional: state.step != totalSteps)
             }
             window.excluded += Clock.seconds() - pauseStart
         }

@@ -104,15 +104,42 @@ extension Trainer {
     }
 
     /// Rank 0 writes the checkpoint of the current state; every rank learns whether it worked.
-    /// Parameters are never written when not finite (a skipped step never changes them).
-    func saveCheckpoint(reason: String) throws {
-        _ = try communicator.rootDecides {
-            let path = try CheckpointWriter.write(
-                directory: config.checkpoint.dir, table: model.table,
-                parameters: model.parameters.pointer,
-                optimizerStates: optimizer.stateBuffers.map { (name: $0.name, buffer: UnsafePointer($0.buffer.pointer)) },
-                trainer: state, configText: config.yaml,
-                beforeRename: options.killWriterAtStep == state.step ? { raise(SIGKILL) } : nil)
+    ///
+    /// - A non-finite value is never written: every rank first checks the parameters and the
+    ///   optimizer state (identical on all ranks) and the run stops as diverged instead.
+    /// - A write error (disk full, file-size limit, permissions) leaves earlier checkpoints
+    ///   untouched (the writer renames a complete temporary file into place). With
+    ///   `checkpoint.on_error: stop`, or when the checkpoint is not `optional` (the run's final one,
+    ///   or the one before a signal stop), the run stops with one line naming the error and the
+    ///   newest checkpoint on disk; with `continue`, rank 0 prints a one-line warning, records a
+    ///   `checkpoint_failed` metrics event and training goes on, the next due checkpoint retrying.
+    /// - The other ranks wait for rank 0's result with the collective timeout, so a rank 0 that
+    ///   died or was stopped while writing ends the job instead of hanging it.
+    func saveCheckpoint(reason: String, optional: Bool = false) throws {
+        if let bad = firstNonFiniteValue() {
+            throw TrainingDiverged("\(bad) is not finite at step \(state.step): checkpoint not written; \(intactCheckpointNote)")
+        }
+        var beforeRename: (() -> Void)?
+        if let signal = options.fault?.writerSignal(atStep: state.step) { beforeRename = { _ = raise(signal) } }
+        let written = try communicator.rootDecides(agreeingWith: { try self.allReduceWithTimeout($0, op: .min) }) {
+            let path: String
+            do {
+                path = try CheckpointWriter.write(
+                    directory: config.checkpoint.dir, table: model.table,
+                    parameters: model.parameters.pointer,
+                    optimizerStates: optimizer.stateBuffers.map { (name: $0.name, buffer: UnsafePointer($0.buffer.pointer)) },
+                    trainer: state, configText: config.yaml, beforeRename: beforeRename)
+            } catch {
+                let newest = (try? CheckpointDirectory(path: config.checkpoint.dir).checkpoints().last?.path) ?? nil
+                let failure = oneLine(error) + "; newest checkpoint on disk: " + (newest ?? "none")
+                guard optional && config.checkpoint.onError == .continue else {
+                    let why = config.checkpoint.onError == .stop ? "checkpoint.on_error: stop" : "a run's last checkpoint is never skipped"
+                    throw TrainingError(failure + "; training stops (\(why))")
+                }
+                options.print("warning: \(failure); training continues (checkpoint.on_error: continue), the next checkpoint retries")
+                metrics?.append(["event": .string("checkpoint_failed"), "step": .int(state.step), "error": .string(oneLine(error))])
+                return ""
+            }
             let directory = CheckpointDirectory(path: config.checkpoint.dir)
             if config.checkpoint.keep > 0 {
                 try directory.applyRetention(keep: config.checkpoint.keep,
@@ -122,6 +149,29 @@ extension Trainer {
             metrics?.append(["event": .string("checkpoint"), "step": .int(state.step), "path": .string(path)])
             return path
         }
+        if !written.isEmpty { lastCheckpoint = written }
+    }
+
+    /// Where the last finite state is, for the messages of a run that stops on bad numbers.
+    var intactCheckpointNote: String {
+        lastCheckpoint.map { "the last checkpoint, \($0), holds finite values" }
+            ?? "checkpoints in \(config.checkpoint.dir) hold finite values"
+    }
+
+    /// The first parameter or optimizer-state tensor holding a NaN or ±∞, named for a message;
+    /// nil when all are finite. One pass over each buffer, at checkpoints only.
+    func firstNonFiniteValue() -> String? {
+        func firstBad(_ values: UnsafePointer<Float>) -> ParameterEntry? {
+            var index = 0
+            while index < model.table.count, values[index].isFinite { index &+= 1 }
+            guard index < model.table.count else { return nil }
+            return model.table.entries.last { $0.offset <= index }
+        }
+        if let entry = firstBad(model.parameters.pointer) { return "parameter \(entry.name)" }
+        for state in optimizer.stateBuffers {
+            if let entry = firstBad(state.buffer.pointer) { return "optimizer state \(entry.name)/\(state.name)" }
+        }
+        return nil
     }
 
     func format(_ value: Double, _ decimals: Int) -> String {

@@ -27,9 +27,8 @@ public struct TrainOptions: Sendable {
     public var stopAtStep: Int?
     /// … sleep this long at every step, so a test can signal a run in the middle …
     public var stepDelaySeconds: Double = 0
-    /// … and SIGKILL rank 0 while it writes the checkpoint of this step (after the temporary
-    /// file is written, before the rename).
-    public var killWriterAtStep: Int?
+    /// … and inject this fault (`--inject-fault`; see `InjectedFault`).
+    public var fault: InjectedFault?
     /// Where rank 0's progress and notices go.
     public var print: @Sendable (String) -> Void = { line in
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
@@ -60,6 +59,8 @@ public final class Trainer {
     let totalSteps: Int
     let accumulation: Int
     var state: TrainerState
+    /// The checkpoint this run wrote last (every rank knows it), for messages; nil before the first.
+    var lastCheckpoint: String?
 
     var isRoot: Bool { communicator.isRoot }
 
@@ -106,13 +107,8 @@ public final class Trainer {
         let loadedState = try communicator.rootDecides {
             if let reader = pendingReader {
                 try reader.readParameters(table: model.table, into: model.parameters.pointer)
-                let stored = try reader.optimizerStateNames(table: model.table)
-                for buffer in optimizer.stateBuffers {
-                    guard stored.contains(buffer.name) else {
-                        throw CheckpointError(path: reader.path, "holds optimizer state \(stored) but \(config.train.optimizer.rawValue) needs \(buffer.name)")
-                    }
-                    try reader.readOptimizerState(buffer.name, table: model.table, into: buffer.buffer.pointer)
-                }
+                try reader.readOptimizerState(into: optimizer, optimizerName: config.train.optimizer.rawValue,
+                                              table: model.table)
                 print("resuming from \(reader.path) at step \(reader.trainer.step) (\(reader.trainer.samplesSeen) samples seen)")
                 return TrainerStateCoding.encode(reader.trainer)
             }

@@ -10,7 +10,7 @@ import Training
 /// `flowformer selftest`: checks, on every rank, that this installation's MPI works as the
 /// trainer uses it. Each rank prints one line,
 ///
-///     rank R/N: ok allreduce(float,double,int32,int64 × sum,max,min) broadcast nonblocking
+///     rank R/N: ok allreduce(float,double,int32,int64 × sum,max,min) broadcast nonblocking hdf5
 ///
 /// or `rank R/N: FAILED <what failed>`, and the status is 1 if any check failed on this rank.
 struct SelftestCommand: FlowformerCommand {
@@ -68,10 +68,7 @@ struct SelftestCommand: FlowformerCommand {
             SelftestGroup(name: "allreduce(float,double,int32,int64 × sum,max,min)", run: MPISelftest.allReduce),
             SelftestGroup(name: "broadcast", run: MPISelftest.broadcast),
             SelftestGroup(name: "nonblocking") { try MPISelftest.nonBlocking(world: $0, watchdogSeconds: watchdogSeconds) },
-            // HOOK(hdf5): the HDF5 round trip joins here as one more group named "hdf5" once
-            // HDF5IO lands: each rank writes a small file into its own temporary directory (rank
-            // in the name), reads it back and compares, returning failures as one-line strings.
-            // (`flowformer` already depends on HDF5IO in Package.swift.)
+            SelftestGroup(name: "hdf5", run: HDF5Selftest.roundTrip),
         ]
 
         var failures: [String] = []

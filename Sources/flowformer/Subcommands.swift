@@ -9,5 +9,6 @@ let flowformerSubcommands: [ParsableCommand.Type] = [
     EvalCommand.self,
     InspectCommand.self,
     SelftestCommand.self,
+    CheckFileCommand.self,
     BenchCommand.self,
 ]

@@ -38,12 +38,12 @@ struct TrainCommand: FlowformerCommand {
     @Option(help: ArgumentHelp("Sleep this many seconds at every step.", visibility: .hidden))
     var injectStepDelay: Double = 0
 
-    @Option(help: ArgumentHelp("kill-writer-at-step-N: SIGKILL rank 0 while it writes step N's checkpoint.", visibility: .hidden))
+    @Option(help: ArgumentHelp("A fault to inject, e.g. kill-writer-at-step-N or nan-grad-at-step-N-rank-R (see Training.InjectedFault).", visibility: .hidden))
     var injectFault: String?
 
     func validate() throws {
-        if let fault = injectFault, !(fault.hasPrefix("kill-writer-at-step-") && Int(fault.dropFirst("kill-writer-at-step-".count)) != nil) {
-            throw ValidationError("unknown fault '\(fault)'")
+        if let fault = injectFault {
+            do { _ = try InjectedFault(parsing: fault) } catch { throw ValidationError("\(error)") }
         }
         if resume != nil && noResume { throw ValidationError("--resume and --no-resume exclude each other") }
         guard collectiveTimeout > 0, collectiveTimeout.isFinite else {
@@ -61,7 +61,7 @@ struct TrainCommand: FlowformerCommand {
         options.collectiveTimeout = collectiveTimeout
         options.stopAtStep = stopAtStep
         options.stepDelaySeconds = injectStepDelay
-        options.killWriterAtStep = injectFault.flatMap { Int($0.dropFirst("kill-writer-at-step-".count)) }
+        options.fault = try injectFault.map(InjectedFault.init(parsing:))
         let trainer = try Trainer(communicator: world, options: options)
         let outcome: TrainOutcome
         do {

@@ -4,18 +4,22 @@ import Testing
 import TensorKernels
 @testable import FlowModel
 
-/// The golden files of `shared/golden` (or of `$FLOWFORMER_GOLDEN_DIR`): the upstream
-/// Flow-Attention module run in float64 on fixed inputs. Each file is run through
-/// `MultiHeadAttention` with a flow core and every tensor compared as max|port − file| / max|file|.
+/// The golden files (or those of `$FLOWFORMER_GOLDEN_DIR`): the upstream Flow-Attention
+/// module run in float64 on fixed inputs. Each file is run through `MultiHeadAttention` with a
+/// flow core and every tensor compared as max|port − file| / max|file|.
 enum GoldenFiles {
-    /// `$FLOWFORMER_GOLDEN_DIR`, else `<package root>/../shared/golden` found from this source file.
+    /// `$FLOWFORMER_GOLDEN_DIR`; else `<package root>/../shared/golden` when that exists (the
+    /// reference set the project is built against); else the copy of that set kept in
+    /// `Tests/FlowModelTests/Golden`, so a clone on its own still runs the golden tests.
     static var directory: URL {
         if let path = ProcessInfo.processInfo.environment["FLOWFORMER_GOLDEN_DIR"], !path.isEmpty {
             return URL(fileURLWithPath: path)
         }
-        let packageRoot = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return packageRoot.appendingPathComponent("../shared/golden").standardizedFileURL
+        let testDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        let packageRoot = testDirectory.deletingLastPathComponent().deletingLastPathComponent()
+        let shared = packageRoot.appendingPathComponent("../shared/golden").standardizedFileURL
+        if FileManager.default.fileExists(atPath: shared.path) { return shared }
+        return testDirectory.appendingPathComponent("Golden")
     }
 
     static var paths: [String] {

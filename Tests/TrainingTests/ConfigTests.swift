@@ -214,7 +214,7 @@ private let minimal = """
                 == "\(key):4: train.global_bach: unknown key (did you mean train.global_batch?)")
         let far = try writeConfig(minimal + "\ncheckpoint:\n  frequency: 8\n")
         #expect(configError(.unknownKey) { _ = try RunConfig.load(file: far) }
-                == "\(far):4: checkpoint.frequency: unknown key (checkpoint keys: dir, every, keep, keep_best)")
+                == "\(far):4: checkpoint.frequency: unknown key (checkpoint keys: dir, every, keep, keep_best, on_error)")
         let misplaced = try writeConfig(minimal + "\nmodel:\n  lr: 8\n")
         #expect(configError(.unknownKey) { _ = try RunConfig.load(file: misplaced) }
                 == "\(misplaced):4: model.lr: unknown key (did you mean train.lr?)")
@@ -342,6 +342,7 @@ private let minimal = """
         t.augment = false
         c.train = t
         c.checkpoint.dir = "runs/'weird' dir: yes"; c.checkpoint.every = 0; c.checkpoint.keep = 1; c.checkpoint.keepBest = true
+        c.checkpoint.onError = .continue
         return c
     }
 

@@ -53,8 +53,9 @@ public final class FlowformerModel<Scalar: TensorScalar> {
     /// samples. Parameters start at zero: call `initializeParameters(seed:)` or load them.
     ///
     /// - Parameter attentionChunk: chunk length of the causal flow / linear aggregations (lm);
-    ///   it changes speed and memory, not results (beyond rounding).
-    public init(config: ModelConfig, maxBatch: Int, attentionChunk: Int = 64) {
+    ///   it changes speed and memory, not results (beyond rounding). The default is the
+    ///   attention cores' measured best (`defaultCausalChunk`).
+    public init(config: ModelConfig, maxBatch: Int, attentionChunk: Int = defaultCausalChunk) {
         precondition(maxBatch > 0, "maxBatch must be positive, got \(maxBatch)")
         precondition(config.dropout >= 0 && config.dropout < 1, "dropout \(config.dropout) is outside [0, 1)")
         self.config = config
@@ -128,9 +129,9 @@ public final class FlowformerModel<Scalar: TensorScalar> {
         precondition(n >= 1 && n <= maxBatch, "forward: batch of \(n) samples outside 1...\(maxBatch)")
         let p = UnsafePointer(parameters.pointer)
         embeddingForward(input, samples: n, parameters: p)
-        for (i, block) in blocks.enumerated() {
-            block.forward(input: residualStream[i].pointer, output: residualStream[i + 1].pointer, samples: n,
-                          parameters: p, context: context, scratch: scratch)
+        for i in 0..<blocks.count {  // index loops: iterators allocate in unoptimised builds
+            blocks[i].forward(input: residualStream[i].pointer, output: residualStream[i + 1].pointer, samples: n,
+                              parameters: p, context: context, scratch: scratch)
         }
         let sums = headForward(targets: targets, samples: n, parameters: p)
         pending = (n, context)
@@ -152,10 +153,10 @@ public final class FlowformerModel<Scalar: TensorScalar> {
         let p = UnsafePointer(parameters.pointer), g = gradients.pointer
         headBackward(lossScale: lossScale, samples: n, parameters: p, gradients: g)
         onGradientsReady?(layout.final)
-        for (i, block) in blocks.enumerated().reversed() {
-            block.backward(input: residualStream[i].pointer, residualGradient: residualGradient.pointer,
-                           samples: n, parameters: p, gradients: g, context: context, scratch: scratch)
-            onGradientsReady?(block.parameters.range)
+        for i in stride(from: blocks.count - 1, through: 0, by: -1) {
+            blocks[i].backward(input: residualStream[i].pointer, residualGradient: residualGradient.pointer,
+                               samples: n, parameters: p, gradients: g, context: context, scratch: scratch)
+            onGradientsReady?(blocks[i].parameters.range)
         }
         embeddingBackward(samples: n, parameters: p, gradients: g)
         onGradientsReady?(layout.embeddings)

@@ -139,6 +139,7 @@ extension RunConfig {
         .integer("checkpoint", "every", \.checkpoint.every),
         .integer("checkpoint", "keep", \.checkpoint.keep),
         .boolean("checkpoint", "keep_best", \.checkpoint.keepBest),
+        .choice("checkpoint", "on_error", \.checkpoint.onError),
     ]
 
     /// Every key path (`section.key`), in file order.

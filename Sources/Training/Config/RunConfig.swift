@@ -108,8 +108,20 @@ public struct CheckpointConfig: Sendable, Equatable {
     public var keep = 3
     /// `keep_best` — also keep the checkpoint with the best validation loss.
     public var keepBest = false
+    /// `on_error` — what a failed periodic checkpoint write does to the run.
+    public var onError: CheckpointErrorPolicy = .stop
 
     public init() {}
+}
+
+/// `checkpoint.on_error`: what happens when writing a periodic checkpoint fails (disk full,
+/// file-size limit, permissions). Earlier checkpoints are untouched either way, and the run's last
+/// checkpoint (at the end, or before a signal stop) is never skipped: failing it stops the run.
+public enum CheckpointErrorPolicy: String, CaseIterable, Sendable {
+    /// Stop the run with exit status 1 and a one-line error naming the newest checkpoint on disk.
+    case stop
+    /// Print a one-line warning and keep training; the next due checkpoint tries again.
+    case `continue`
 }
 
 extension TrainConfig {

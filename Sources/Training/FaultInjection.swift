@@ -1,0 +1,107 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fault that `flowformer train --inject-fault SPEC` (a hidden option) injects, so that the
+/// end-to-end tests can drive the trainer's failure paths deterministically.
+///
+/// `SPEC` is one of (N: an optimizer step, 1-based as the progress line counts them, i.e. the step
+/// that completes when `state.step` becomes N; R: a rank; K: how many attempts, default 1):
+///
+/// | spec | fault |
+/// |---|---|
+/// | `kill-writer-at-step-N` | SIGKILL rank 0 while it writes step N's checkpoint (temporary file complete, before the rename) |
+/// | `stop-writer-at-step-N` | SIGSTOP rank 0 at the same place: the other ranks must time out and abort the job |
+/// | `nan-grad-at-step-N-rank-R[-times-K]` | one gradient value of rank R becomes NaN before it is all-reduced |
+/// | `huge-grad-at-step-N-rank-R[-times-K]` | one gradient value of rank R becomes 1e30: finite, but its square overflows Float |
+/// | `nan-loss-at-step-N-rank-R[-times-K]` | rank R's loss is NaN, and so is its loss gradient (the backward's loss scale) |
+/// | `desync-params-at-step-N-rank-R` | after step N's update, rank R's first parameter moves by one ulp: the next cross-rank checksum must catch it |
+///
+/// A skipped step does not advance `state.step`, so the poisons with `-times-K` hit the next K
+/// attempts at step N in a row: K consecutive non-finite steps.
+public enum InjectedFault: Equatable, Sendable {
+    case killWriter(step: Int)
+    case stopWriter(step: Int)
+    case poisonGradient(step: Int, rank: Int, times: Int, value: Float)
+    case poisonLoss(step: Int, rank: Int, times: Int)
+    case desyncParameters(step: Int, rank: Int)
+
+    /// The value `huge-grad` writes: finite, but (1e30)² overflows Float, so an AdamW second
+    /// moment fed with it becomes +∞ unless the gradient is clipped.
+    public static let hugeGradient: Float = 1e30
+
+    /// Parses a `--inject-fault` value; throws a one-line error naming the accepted forms.
+    public init(parsing spec: String) throws {
+        let tokens = spec.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+        guard let at = tokens.firstIndex(of: "at") else { throw Self.unknown(spec) }
+        let kind = tokens[..<at].joined(separator: "-")
+        var fields: [String: Int] = [:]
+        var index = at + 1
+        while index + 1 < tokens.count, let value = Int(tokens[index + 1]), value >= 0, fields[tokens[index]] == nil {
+            fields[tokens[index]] = value
+            index += 2
+        }
+        guard index == tokens.count, let step = fields["step"], step >= 1 else { throw Self.unknown(spec) }
+        let rank = fields["rank"], times = fields["times"] ?? 1
+        switch kind {
+        case "kill-writer" where fields.count == 1:
+            self = .killWriter(step: step)
+        case "stop-writer" where fields.count == 1:
+            self = .stopWriter(step: step)
+        case "nan-grad", "huge-grad":
+            guard let rank, times >= 1, Set(fields.keys).isSubset(of: ["step", "rank", "times"]) else { throw Self.unknown(spec) }
+            self = .poisonGradient(step: step, rank: rank, times: times, value: kind == "nan-grad" ? .nan : Self.hugeGradient)
+        case "desync-params":
+            guard let rank, Set(fields.keys) == ["step", "rank"] else { throw Self.unknown(spec) }
+            self = .desyncParameters(step: step, rank: rank)
+        case "nan-loss":
+            guard let rank, times >= 1, Set(fields.keys).isSubset(of: ["step", "rank", "times"]) else { throw Self.unknown(spec) }
+            self = .poisonLoss(step: step, rank: rank, times: times)
+        default:
+            throw Self.unknown(spec)
+        }
+    }
+
+    private static func unknown(_ spec: String) -> TrainingError {
+        TrainingError("unknown fault '\(spec)' (expected kill-writer-at-step-N, stop-writer-at-step-N, "
+                      + "nan-grad-at-step-N-rank-R[-times-K], huge-grad-at-step-N-rank-R[-times-K] "
+                      + "nan-loss-at-step-N-rank-R[-times-K] or desync-params-at-step-N-rank-R)")
+    }
+
+    /// The signal rank 0 raises just before renaming step `step`'s checkpoint into place, if any.
+    func writerSignal(atStep step: Int) -> Int32? {
+        switch self {
+        case .killWriter(step): return SIGKILL
+        case .stopWriter(step): return SIGSTOP
+        default: return nil
+        }
+    }
+}
+
+/// The poison one rank applies to the attempts at one optimizer step (see `InjectedFault`),
+/// counting down the attempts it still has to spoil.
+struct Poison {
+    enum Target { case gradient(Float), loss }
+    let step: Int
+    let target: Target
+    var attemptsLeft: Int
+
+    /// The poison of `fault` for `rank`, or nil when it does not concern that rank.
+    init?(_ fault: InjectedFault?, rank: Int) {
+        switch fault {
+        case let .poisonGradient(step, poisonedRank, times, value)? where poisonedRank == rank:
+            self.step = step; target = .gradient(value); attemptsLeft = times
+        case let .poisonLoss(step, poisonedRank, times)? where poisonedRank == rank:
+            self.step = step; target = .loss; attemptsLeft = times
+        default:
+            return nil
+        }
+    }
+
+    /// Whether the attempt at optimizer step `step` (1-based) is spoilt; counts it if so.
+    mutating func strikes(step: Int) -> Target? {
+        guard step == self.step, attemptsLeft > 0 else { return nil }
+        attemptsLeft -= 1
+        return target
+    }
+}

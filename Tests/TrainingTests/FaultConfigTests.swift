@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+@testable import Training
+
+/// `checkpoint.on_error` (ConfigTests style): default, file, override, wrong value, round trip.
+@Suite struct CheckpointOnErrorConfigTests {
+    private func load(_ yaml: String, _ overrides: [String] = []) throws -> RunConfig {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fault-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("run.yaml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return try RunConfig.load(file: path, overrides: overrides)
+    }
+
+    @Test func defaultIsStop() throws {
+        #expect(RunConfig().checkpoint.onError == .stop)
+        #expect(try load("data: {train: t.h5}").checkpoint.onError == .stop)
+    }
+
+    @Test func fileAndOverrideSetIt() throws {
+        #expect(try load("data: {train: t.h5}\ncheckpoint: {on_error: continue}").checkpoint.onError == .continue)
+        #expect(try load("data: {train: t.h5}\ncheckpoint: {on_error: continue}", ["checkpoint.on_error=stop"])
+                .checkpoint.onError == .stop)
+    }
+
+    @Test func unknownValueIsAOneLineError() throws {
+        do {
+            _ = try load("data: {train: t.h5}", ["checkpoint.on_error=retry"])
+            Issue.record("checkpoint.on_error=retry was accepted")
+        } catch let error as ConfigError {
+            #expect(error.kind == .wrongType)
+            #expect(error.description == #"--set checkpoint.on_error: expected one of stop, continue, got "retry""#)
+        }
+    }
+
+    @Test func resolvedYAMLCarriesItAndReadsBack() throws {
+        var config = try load("data: {train: t.h5}\ncheckpoint: {dir: r}")
+        config.checkpoint.onError = .continue
+        #expect(config.yaml.split(separator: "\n").contains("  on_error: continue"))
+        #expect(try RunConfig(yaml: config.yaml, label: "resolved") == config)
+        #expect(RunConfig.keyPaths.last == "checkpoint.on_error")
+        #expect(!RunConfig.isArchitectureKey("checkpoint.on_error"))
+    }
+}
+
+/// `--inject-fault` specifications.
+@Suite struct InjectedFaultsTests {
+    @Test func validSpecifications() throws {
+        #expect(try InjectedFault(parsing: "kill-writer-at-step-6") == .killWriter(step: 6))
+        #expect(try InjectedFault(parsing: "stop-writer-at-step-4") == .stopWriter(step: 4))
+        #expect(try InjectedFault(parsing: "nan-loss-at-step-5-rank-1-times-3") == .poisonLoss(step: 5, rank: 1, times: 3))
+        #expect(try InjectedFault(parsing: "huge-grad-at-step-2-rank-0")
+                == .poisonGradient(step: 2, rank: 0, times: 1, value: InjectedFault.hugeGradient))
+        guard case let .poisonGradient(step, rank, times, value) = try InjectedFault(parsing: "nan-grad-at-step-4-rank-1") else {
+            Issue.record("nan-grad is not a gradient poison")
+            return
+        }
+        #expect(step == 4 && rank == 1 && times == 1 && value.isNaN)
+    }
+
+    @Test(arguments: ["kill-writer-at-step-x", "kill-writer-at-step-0", "kill-writer-at-step-3-rank-1", "nan-grad-at-step-4",
+                      "nan-loss-at-step-4-rank-1-times-0", "nan-grad-at-step-4-rank-1-rank-0", "melt-cpu-at-step-1", "",
+                      "nan-grad-at-step-4-rank-1-", "nan-grad-at-step-4-rank--1"])
+    func invalidSpecificationsAreOneLineErrors(spec: String) {
+        let error = #expect(throws: TrainingError.self) { try InjectedFault(parsing: spec) }
+        #expect(error?.description.hasPrefix("unknown fault '\(spec)' (expected kill-writer-at-step-N") == true)
+        #expect(error?.description.contains("\n") == false)
+    }
+
+    @Test func poisonStrikesOnlyItsRankStepAndAttempts() throws {
+        let fault = try InjectedFault(parsing: "nan-loss-at-step-3-rank-1-times-2")
+        #expect(Poison(fault, rank: 0) == nil)
+        var poison = try #require(Poison(fault, rank: 1))
+        #expect(poison.strikes(step: 2) == nil)
+        #expect(poison.strikes(step: 3) != nil)
+        #expect(poison.strikes(step: 3) != nil)
+        #expect(poison.strikes(step: 3) == nil, "struck more than twice")
+    }
+}
