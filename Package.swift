@@ -61,7 +61,7 @@ let package = Package(
 
         // Measurement (`flowformer bench`)
         .target(name: "Benchmarks",
-                dependencies: ["TensorKernels", "FlowModel", "Optimizers", "MPIComm", "Datasets"],
+                dependencies: ["TensorKernels", "FlowModel", "Optimizers", "MPIComm", "Datasets", "Training"],
                 exclude: ["README.md"],
                 swiftSettings: swiftSettings),
 

@@ -3,6 +3,7 @@ import FlowModel
 import MPIComm
 import Optimizers
 import TensorKernels
+import Training
 
 /// What one training-throughput run measures.
 public struct ModelBenchmarkSettings: Sendable {
@@ -67,7 +68,8 @@ public enum ModelBenchmark {
         let optimizer = AdamW(table: model.table, weightDecay: 0.1)
         let inputs = try StepInputs(config: config, localBatch: localBatch, globalBatch: settings.globalBatch,
                                     world: world, dataFile: settings.dataFile, seed: settings.seed)
-        let reducer = GradientReducer(gradients: model.gradients, world: world, overlap: settings.overlap)
+        let reducer = GradientReducer(communicator: world, gradients: model.gradients.pointer, count: model.table.count,
+                                      bucketBytes: 4 << 20, overlap: settings.overlap, timeoutSeconds: 300)
 
         var phases: [StepPhases] = []
         for step in 0 ..< settings.warmupSteps + settings.timedSteps {
@@ -80,10 +82,14 @@ public enum ModelBenchmark {
                                          training: true)
             _ = inputs.forward(model, context: context)
             let backwardStart = monotonicSeconds()
-            try reducer.beginStep()
-            model.backward(lossScale: 1 / Float(settings.globalBatch), onGradientsReady: reducer.hook)
+            reducer.begin()
+            var reducerError: Error?
+            model.backward(lossScale: 1 / Float(settings.globalBatch)) { range in
+                if reducerError == nil { do { try reducer.gradientsReady(range) } catch { reducerError = error } }
+            }
+            if let reducerError { throw reducerError }
             let commStart = monotonicSeconds()
-            try reducer.finishStep()
+            try reducer.finish()
             let optimizerStart = monotonicSeconds()
             optimizer.step(parameters: model.parameters.pointer, gradients: model.gradients.pointer,
                            learningRate: 3e-4)
