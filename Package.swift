@@ -12,7 +12,7 @@
 //      \     |      /
 //        Training                          coordinator: config, loop, all-reduce, eval, signals
 //           |
-//       flowformer                         the command line
+//       flowformer                         the command line (+ Benchmarks: `flowformer bench`)
 import PackageDescription
 
 // Release builds optimise across modules: the model is generic over its scalar type
@@ -59,6 +59,12 @@ let package = Package(
                 swiftSettings: swiftSettings),
         .target(name: "Checkpoints", dependencies: ["HDF5IO", "FlowModel", "Optimizers"], swiftSettings: swiftSettings),
 
+        // Measurement (`flowformer bench`)
+        .target(name: "Benchmarks",
+                dependencies: ["TensorKernels", "FlowModel", "Optimizers", "MPIComm", "Datasets", "Training"],
+                exclude: ["README.md"],
+                swiftSettings: swiftSettings),
+
         // Coordinator and command
         .target(name: "Training",
                 dependencies: ["MPIComm", "FlowModel", "Optimizers", "Datasets", "Checkpoints",
@@ -67,6 +73,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         .executableTarget(name: "flowformer",
                           dependencies: ["Training", "MPIComm", "HDF5IO", "Checkpoints", "Datasets", "FlowModel", "TensorKernels",
+                                         "Benchmarks",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           exclude: ["README.md"],
                           swiftSettings: swiftSettings),
@@ -80,6 +87,7 @@ let package = Package(
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "HDF5IO", "FlowModel"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "flowformer"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "HDF5IO", "TestSupport", "flowformer"]),
         .testTarget(name: "ReliabilityTests",
                     dependencies: ["Datasets", "Checkpoints", "HDF5IO", "FlowModel", "TensorKernels", "TestSupport", "flowformer"]),

@@ -16,7 +16,7 @@ import MPIComm
 /// With `overlap == false` nothing starts during backward: `finish()` all-reduces the whole
 /// buffer at once (kept to measure what overlap buys; with two ranks both give bitwise-equal
 /// sums, since a + b is exact per element whichever way the buffer is cut).
-final class GradientReducer {
+public final class GradientReducer {
     private let communicator: Communicator
     private let gradients: UnsafeMutablePointer<Float>   // [count]
     private let count: Int
@@ -32,9 +32,9 @@ final class GradientReducer {
 
     /// Seconds spent blocked in `finish()` waiting for the reductions (communication not hidden
     /// behind backward).
-    private(set) var waitSeconds = 0.0
+    public private(set) var waitSeconds = 0.0
 
-    init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
+    public init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
          bucketBytes: Int, overlap: Bool, timeoutSeconds: Double) {
         precondition(bucketBytes > 0, "bucket size must be positive")
         self.communicator = communicator
@@ -47,7 +47,7 @@ final class GradientReducer {
     }
 
     /// Starts a new step's reduction.
-    func begin() {
+    public func begin() {
         bucketStart = count
         bucketEnd = count
         covered = 0
@@ -55,7 +55,7 @@ final class GradientReducer {
     }
 
     /// Backward's announcement: gradients[range] are final.
-    func gradientsReady(_ range: Range<Int>) throws {
+    public func gradientsReady(_ range: Range<Int>) throws {
         guard overlap, communicator.size > 1 else { covered += range.count; return }
         precondition(range.upperBound == bucketStart,
                      "gradient ranges must arrive in reverse layer order: got \(range), expected one ending at \(bucketStart)")
@@ -67,7 +67,7 @@ final class GradientReducer {
 
     /// Starts whatever remains and waits for every reduction: afterwards every rank holds the
     /// sum of all ranks' gradients.
-    func finish() throws {
+    public func finish() throws {
         guard communicator.size > 1 else { return }
         let started = Clock.seconds()
         if overlap {

@@ -10,4 +10,5 @@ let flowformerSubcommands: [ParsableCommand.Type] = [
     InspectCommand.self,
     SelftestCommand.self,
     CheckFileCommand.self,
+    BenchCommand.self,
 ]

@@ -52,7 +52,7 @@ private let minimal = """
         #expect(c.train.beta1 == 0.9 && c.train.beta2 == 0.999 && c.train.eps == 1e-8)
         #expect(c.train.schedule == .cosine && c.train.warmupSteps == 100 && c.train.minLr == 3e-5)
         #expect(c.train.clipGradNorm == 1 && c.train.evalEvery == 200 && c.train.logEvery == 10)
-        #expect(c.train.threads == 1 && c.train.overlapComm && c.train.bucketMb == 25)
+        #expect(c.train.threads == 1 && c.train.overlapComm && c.train.bucketMb == 4)
         #expect(c.checkpoint.every == 200 && c.checkpoint.keep == 3 && !c.checkpoint.keepBest)
         #expect(c.data.train.isEmpty && c.data.val.isEmpty)
     }

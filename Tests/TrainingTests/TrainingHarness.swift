@@ -25,8 +25,9 @@ enum RealData {
     static func path(_ file: String) throws -> String { try directory.get() + "/" + file }
 }
 
-/// One end-to-end run directory with its configuration file.
-struct RunSetup {
+/// One end-to-end run directory with its configuration file, removed when the setup is released
+/// (set FLOWFORMER_KEEP_TEST_RUNS=1 to keep them for a post-mortem).
+final class RunSetup {
     let directory: String
     let configPath: String
 
@@ -59,6 +60,12 @@ struct RunSetup {
             \(extra)
             """
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    deinit {
+        if ProcessInfo.processInfo.environment["FLOWFORMER_KEEP_TEST_RUNS"] == nil {
+            try? FileManager.default.removeItem(atPath: directory)
+        }
     }
 
     var runDirectory: String { directory + "/run" }

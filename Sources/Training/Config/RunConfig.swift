@@ -84,8 +84,10 @@ public struct TrainConfig: Sendable, Equatable {
     public var threads = 1
     /// `overlap_comm` — all-reduce gradient buckets while backward continues.
     public var overlapComm = true
-    /// `bucket_mb` — size cap of one gradient all-reduce bucket, in MiB.
-    public var bucketMb = 25.0
+    /// `bucket_mb` — size cap of one gradient all-reduce bucket, in MiB. Smaller than PyTorch DDP's 25
+    /// because the models trained on CPUs here hold a few to tens of MiB of gradients: 25 would make
+    /// one bucket, started only when backward ends.
+    public var bucketMb = 4.0
     /// `checksum_every` — check every this many steps that all ranks hold identical parameters; 0 = never.
     public var checksumEvery = 100
     /// `max_nan_skips` — consecutive steps with a non-finite loss or gradient norm that are skipped

@@ -1,0 +1,144 @@
+import Datasets
+import FlowModel
+import MPIComm
+import Optimizers
+import TensorKernels
+import Training
+
+/// What one training-throughput run measures.
+public struct ModelBenchmarkSettings: Sendable {
+    public var config: ModelConfig
+    /// Samples per optimizer step, all ranks together; each rank takes globalBatch / ranks.
+    public var globalBatch: Int
+    /// BLAS threads per rank.
+    public var threads: Int
+    public var warmupSteps: Int
+    public var timedSteps: Int
+    /// Start each block's gradient all-reduce as soon as backward has finished it (non-blocking,
+    /// polled during the rest of backward) instead of one blocking all-reduce after backward.
+    public var overlap: Bool
+    /// An lm `tokens` split to read batches from (through `TrainingLoader`, prefetching);
+    /// nil: inputs generated in memory once (compute only).
+    public var dataFile: String?
+    /// Chunk of the causal linear-time products; nil: the model's default.
+    public var attentionChunk: Int?
+    /// The 1-thread sgemm peak (GFLOP/s) that MFU divides by, × ranks × threads.
+    public var singleThreadPeakGflops: Double?
+    public var seed: UInt64 = 0
+
+    public init(config: ModelConfig, globalBatch: Int, threads: Int, warmupSteps: Int, timedSteps: Int,
+                overlap: Bool, dataFile: String? = nil, attentionChunk: Int? = nil,
+                singleThreadPeakGflops: Double? = nil) {
+        self.config = config
+        self.globalBatch = globalBatch
+        self.threads = threads
+        self.warmupSteps = warmupSteps
+        self.timedSteps = timedSteps
+        self.overlap = overlap
+        self.dataFile = dataFile
+        self.attentionChunk = attentionChunk
+        self.singleThreadPeakGflops = singleThreadPeakGflops
+    }
+}
+
+/// Times training steps of a `FlowformerModel<Float>` — the trainer's step without logging,
+/// evaluation or checkpoints:
+///
+///     [data]   next batch (real split through the prefetching loader, or inputs made once)
+///     forward  micro-batch = this rank's globalBatch / ranks samples, dropout keys as in training
+///     backward lossScale = 1 / globalBatch, so the sum over ranks is the mean gradient
+///     [comm]   all-reduce (sum) of the gradients: per block during backward (overlap) or all at once
+///     AdamW    lr 3e-4, weight decay 0.1
+///
+/// Every rank runs the same loop; the figures are rank 0's, peak memory the largest over ranks.
+public enum ModelBenchmark {
+    public static func run(_ settings: ModelBenchmarkSettings, world: Communicator) throws -> ModelResult {
+        let config = settings.config
+        let ranks = world.size
+        guard settings.globalBatch % ranks == 0 else {
+            throw BenchError("global batch \(settings.globalBatch) is not a multiple of the \(ranks) ranks")
+        }
+        let localBatch = settings.globalBatch / ranks
+        BLASThreads.set(settings.threads)
+
+        let model = settings.attentionChunk.map {
+            FlowformerModel<Float>(config: config, maxBatch: localBatch, attentionChunk: $0)
+        } ?? FlowformerModel<Float>(config: config, maxBatch: localBatch)
+        model.initializeParameters(seed: settings.seed)
+        let optimizer = AdamW(table: model.table, weightDecay: 0.1)
+        let inputs = try StepInputs(config: config, localBatch: localBatch, globalBatch: settings.globalBatch,
+                                    world: world, dataFile: settings.dataFile, seed: settings.seed)
+        let reducer = GradientReducer(communicator: world, gradients: model.gradients.pointer, count: model.table.count,
+                                      bucketBytes: 4 << 20, overlap: settings.overlap, timeoutSeconds: 300)
+
+        var phases: [StepPhases] = []
+        for step in 0 ..< settings.warmupSteps + settings.timedSteps {
+            let start = monotonicSeconds()
+            let cpuStart = processCPUSeconds()
+            let dataWait = try inputs.advance()
+            model.zeroGradients()
+            let forwardStart = monotonicSeconds()
+            let context = ForwardContext(seed: settings.seed, step: step, firstSampleIndex: world.rank * localBatch,
+                                         training: true)
+            _ = inputs.forward(model, context: context)
+            let backwardStart = monotonicSeconds()
+            reducer.begin()
+            var reducerError: Error?
+            model.backward(lossScale: 1 / Float(settings.globalBatch)) { range in
+                if reducerError == nil { do { try reducer.gradientsReady(range) } catch { reducerError = error } }
+            }
+            if let reducerError { throw reducerError }
+            let commStart = monotonicSeconds()
+            try reducer.finish()
+            let optimizerStart = monotonicSeconds()
+            optimizer.step(parameters: model.parameters.pointer, gradients: model.gradients.pointer,
+                           learningRate: 3e-4)
+            let end = monotonicSeconds()
+            if step >= settings.warmupSteps {
+                phases.append(StepPhases(step: end - start, cpu: processCPUSeconds() - cpuStart, dataWait: dataWait,
+                                         forward: backwardStart - forwardStart, backward: commStart - backwardStart,
+                                         commWait: optimizerStart - commStart, optimizer: end - optimizerStart))
+            }
+        }
+        let peak = try world.allReduce(mebibytes(ResidentMemory.peakBytes()), op: .max)
+        return summarise(settings, phases: phases, ranks: ranks, parameterCount: model.table.count,
+                         peakMebibytes: peak)
+    }
+
+    static func summarise(_ settings: ModelBenchmarkSettings, phases: [StepPhases], ranks: Int,
+                          parameterCount: Int, peakMebibytes: Double) -> ModelResult {
+        let config = settings.config
+        let step = TimingSummary(samples: phases.map(\.step))
+        func median(_ path: KeyPath<StepPhases, Double>) -> Double { TimingSummary(samples: phases.map { $0[keyPath: path] }).median }
+        let flops = ModelFlops.trainingStep(config, samples: settings.globalBatch)
+        let achieved = flops / step.median / 1e9
+        let reference = settings.singleThreadPeakGflops.map { $0 * Double(ranks * settings.threads) }
+        let samplesPerSecond = Double(settings.globalBatch) / step.median
+        return ModelResult(
+            label: "\(config.kind.rawValue) \(config.attention.rawValue) T=\(config.tokensPerSample) "
+                + "\(ranks)x\(settings.threads)" + (ranks > 1 ? (settings.overlap ? " overlap" : " no-overlap") : ""),
+            kind: config.kind.rawValue, attention: config.attention.rawValue,
+            tokensPerSample: config.tokensPerSample, globalBatch: settings.globalBatch, ranks: ranks,
+            threadsPerRank: settings.threads, overlap: ranks > 1 ? settings.overlap : nil,
+            data: settings.dataFile ?? "synthetic", parameterCount: parameterCount, timedSteps: phases.count,
+            step: step, forwardSeconds: median(\.forward), backwardSeconds: median(\.backward),
+            commWaitSeconds: median(\.commWait), optimizerSeconds: median(\.optimizer),
+            dataWaitSeconds: median(\.dataWait), stepCpuSeconds: median(\.cpu),
+            cpuUtilisation: median(\.cpu) / (step.median * Double(settings.threads)), samplesPerSecond: samplesPerSecond,
+            tokensPerSecond: samplesPerSecond * Double(config.tokensPerSample), flopsPerStep: flops,
+            achievedGflops: achieved, referencePeakGflops: reference, mfu: reference.map { achieved / $0 },
+            peakResidentMebibytes: peakMebibytes)
+    }
+}
+
+/// Wall times of one step's phases, seconds.
+struct StepPhases {
+    var step: Double
+    /// CPU seconds of the process during the step.
+    var cpu: Double
+    var dataWait: Double
+    var forward: Double
+    var backward: Double
+    var commWait: Double
+    var optimizer: Double
+}

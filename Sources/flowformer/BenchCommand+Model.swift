@@ -1,0 +1,131 @@
+import ArgumentParser
+import Benchmarks
+import FlowModel
+import Foundation
+import MPIComm
+import Training
+
+/// `flowformer bench model`: training throughput of one configuration, on one rank or (under
+/// `mpirun -np N`) data-parallel over N ranks.
+struct BenchModelCommand: FlowformerCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Training-step throughput (forward + backward + all-reduce + AdamW) of the LM or image config.",
+        discussion: """
+            Presets are the issue's: lm = vocab 256, d_model 256, 8 heads, 4 layers, ff 1024, \
+            seq 1024, batch 8; image = 32×32×3, patch 4, d_model 192, 6 heads, 6 layers, ff 768, \
+            10 classes, batch 64. Inputs are generated in memory (compute only) unless --data \
+            names a split. Run under `mpirun -np N` for N data-parallel ranks (the batch is the \
+            global batch, split over the ranks). MFU divides by the 1-thread sgemm peak × ranks × \
+            threads (measured first unless --peak-gflops is given).
+            """
+    )
+
+    enum Preset: String, ExpressibleByArgument, CaseIterable {
+        case lm, image
+
+        var modelConfig: ModelConfig {
+            var c = ModelConfig()
+            switch self {
+            case .lm:
+                c.kind = .lm
+                c.vocabSize = 256
+                c.dModel = 256
+                c.heads = 8
+                c.layers = 4
+                c.ff = 1024
+                c.seqLen = 1024
+            case .image:
+                c.kind = .image
+                c.imageSize = 32
+                c.channels = 3
+                c.patch = 4
+                c.numClasses = 10
+                c.dModel = 192
+                c.heads = 6
+                c.layers = 6
+                c.ff = 768
+            }
+            return c
+        }
+
+        var batch: Int { self == .lm ? 8 : 64 }
+    }
+
+    @OptionGroup var output: BenchOutputOptions
+
+    @Option(help: "Configuration preset: lm or image.") var config: Preset
+    @Option(help: "Attention: flow, softmax or linear.") var attention = "flow"
+    @Option(help: "LM sequence length (overrides the preset's 1024).") var seqLen: Int?
+    @Option(help: "Global batch (overrides the preset's).") var batch: Int?
+    @Option(help: "BLAS threads per rank.") var threads = 1
+    @Option(help: "Timed steps.") var steps = 3
+    @Option(help: "Untimed steps first.") var warmup = 1
+    @Flag(inversion: .prefixedNo, help: "With several ranks: all-reduce each block's gradients during backward.")
+    var overlap = true
+    @Option(help: ArgumentHelp("Training split to read batches from (default: inputs made in memory).",
+                               valueName: "file.h5"))
+    var data: String?
+    @Option(help: "Chunk of the causal linear-time products (default: the model's).") var attentionChunk: Int?
+    @Option(help: ArgumentHelp("1-thread sgemm peak in GFLOP/s for MFU (default: measured).", valueName: "GFLOP/s"))
+    var peakGflops: Double?
+
+    func validate() throws {
+        for (name, value) in [("--threads", threads), ("--steps", steps)] where value < 1 {
+            throw ValidationError("\(name) must be ≥ 1, got \(value)")
+        }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0, got \(warmup)") }
+        if let seqLen, seqLen < 1 { throw ValidationError("--seq-len must be ≥ 1, got \(seqLen)") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be ≥ 1, got \(batch)") }
+        if let attentionChunk, attentionChunk < 1 {
+            throw ValidationError("--attention-chunk must be ≥ 1, got \(attentionChunk)")
+        }
+        guard AttentionKind(rawValue: attention) != nil else {
+            throw ValidationError("--attention: unknown kind '\(attention)' (flow, softmax, linear)")
+        }
+        if seqLen != nil && config != .lm { throw ValidationError("--seq-len applies to --config lm only") }
+    }
+
+    /// The settings this invocation asks for (`--quick`: seq 64, batch 2, one step, no warm-up).
+    func settings() -> ModelBenchmarkSettings {
+        var modelConfig = config.modelConfig
+        modelConfig.attention = AttentionKind(rawValue: attention) ?? .flow
+        if let seqLen { modelConfig.seqLen = seqLen }
+        var globalBatch = batch ?? config.batch
+        var timed = steps, untimed = warmup
+        if output.quick {
+            if config == .lm { modelConfig.seqLen = min(modelConfig.seqLen, 64) }
+            globalBatch = min(globalBatch, 2)
+            timed = 1
+            untimed = 0
+        }
+        return ModelBenchmarkSettings(config: modelConfig, globalBatch: globalBatch, threads: threads,
+                                      warmupSteps: untimed, timedSteps: timed, overlap: overlap, dataFile: data,
+                                      attentionChunk: attentionChunk, singleThreadPeakGflops: peakGflops)
+    }
+
+    func execute() throws -> Int32 {
+        try MPIRuntime.initialize(threadLevel: .funneled)
+        let world = try Communicator.world()
+        var settings = settings()
+        if settings.singleThreadPeakGflops == nil && !output.quick {
+            // Every rank measures on its own core at the same time; the best counts.
+            let measured = SgemmBenchmark.run(shapes: [.square(1024), .square(2048)], threads: 1,
+                                              policy: RepeatPolicy(warmup: 1, minRepeats: 5, maxRepeats: 20, budgetSeconds: 1))
+            let local = SgemmBenchmark.peakGflops(measured, threads: 1) ?? 0
+            settings.singleThreadPeakGflops = try world.allReduce(local, op: .max)
+        }
+        guard settings.globalBatch % world.size == 0 else {
+            throw ValidationError("--batch \(settings.globalBatch) is not a multiple of the \(world.size) ranks")
+        }
+        let result = try ModelBenchmark.run(settings, world: world)
+        if world.isRoot {
+            var report = BenchReport(quick: output.quick)
+            report.models = [result]
+            if let peak = settings.singleThreadPeakGflops { report.sgemmPeaks = [SgemmPeak(threads: 1, gflops: peak)] }
+            try report.emit(output)
+        }
+        return ExitStatus.success
+    }
+}
+

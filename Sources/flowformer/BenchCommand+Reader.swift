@@ -1,0 +1,60 @@
+import ArgumentParser
+import Benchmarks
+import Datasets
+import Foundation
+
+/// `flowformer bench reader`: how fast the data reader serves a rank its slice of each global
+/// batch from a packed split — samples/s and MB/s of decoded samples delivered — read in the
+/// consumer's thread (no prefetch), so the figure is the reader's own speed, not hidden behind a
+/// model step. Compare with what the trainer consumes (its samples/s or tokens/s per rank).
+struct BenchReaderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reader",
+        abstract: "Measure the data reader on a packed split (samples/s, MB/s)."
+    )
+
+    @Option(help: "Split to read: a file or a glob of shards (repeatable).")
+    var data: [String]
+
+    @Option(help: "Samples per global batch.")
+    var globalBatch = 128
+
+    @Option(help: "Ranks sharing each batch (this process reads rank 0's slice).")
+    var ranks = 1
+
+    @Option(help: "Tokens per sample, for 'tokens' and 'sequences' splits.")
+    var seqLen: Int?
+
+    @Option(help: "Batches to read.")
+    var batches = 200
+
+    func validate() throws {
+        guard globalBatch >= 1, ranks >= 1, globalBatch % ranks == 0 else {
+            throw ValidationError("--global-batch must be a positive multiple of --ranks")
+        }
+        guard batches >= 1 else { throw ValidationError("--batches must be at least 1") }
+    }
+
+    func run() throws {
+        let split = try DatasetSplit.open(data)
+        let loader = try TrainingLoader(split: split, globalBatchSize: globalBatch, worldSize: ranks, rank: 0,
+                                        seed: 0, sequenceLength: split.kind == .images ? nil : (seqLen ?? 1024),
+                                        prefetch: false)
+        _ = try loader.next()   // warm-up: opens datasets, fills the chunk cache's first entries
+        let start = monotonicSeconds()
+        var samples = 0
+        for _ in 0 ..< batches { samples += try loader.next().count }
+        let seconds = monotonicSeconds() - start
+        let bytesPerSample: Int
+        switch split.kind {
+        case .images: bytesPerSample = split.imageHeight * split.imageWidth * split.imageChannels   // uint8 pixels
+        case .sequences: bytesPerSample = loader.sequenceLength * 4
+        case .tokens: bytesPerSample = (loader.sequenceLength + 1) * 2
+        }
+        let rate = Double(samples) / seconds
+        print("reader \(split.displayName): \(samples) samples in \(formatFixed(seconds, digits: 2)) s = "
+              + "\(formatFixed(rate, digits: 0)) samples/s, \(formatFixed(rate * Double(bytesPerSample) / 1e6, digits: 1)) MB/s of samples"
+              + (split.kind == .images ? "" : ", \(formatFixed(rate * Double(loader.sequenceLength), digits: 0)) tokens/s")
+              + " (global batch \(globalBatch), rank 0 of \(ranks), no prefetch)")
+    }
+}

@@ -1,0 +1,25 @@
+import Testing
+@testable import Benchmarks
+
+@Suite struct SgemmBenchmarkTests {
+    @Test func linearLayerShapesHaveTheLayersFlops() {
+        let shapes = GemmShape.linearLayer("fc", rows: 10, inputs: 3, outputs: 7)
+        #expect(shapes.count == 3)
+        for shape in shapes { #expect(shape.flops == 2 * 10 * 3 * 7) }
+        #expect(shapes[0].transposeB && !shapes[0].transposeA)
+        #expect(shapes[2].transposeA && shapes[2].m == 7 && shapes[2].n == 3 && shapes[2].k == 10)
+    }
+
+    @Test func resultsConvertTimesToGflopsAndPeakUsesSquaresOnly() {
+        let shapes = [GemmShape.square(64), GemmShape(name: "flat", m: 64, n: 8, k: 64)]
+        let results = SgemmBenchmark.run(shapes: shapes, threads: 1, policy: .quick)
+        #expect(results.count == 2)
+        for result in results {
+            #expect(result.threads == 1)
+            #expect(abs(result.bestGflops - result.shape.flops / result.seconds.min / 1e9) <= 1e-9 * result.bestGflops)
+            #expect(result.bestGflops >= result.medianGflops)
+        }
+        #expect(SgemmBenchmark.peakGflops(results, threads: 1) == results[0].bestGflops)
+        #expect(SgemmBenchmark.peakGflops(results, threads: 2) == nil)
+    }
+}
