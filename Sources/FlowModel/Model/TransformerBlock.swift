@@ -23,7 +23,7 @@ final class BlockScratch<Scalar: TensorScalar> {
 ///     y = m + Dropout₁(fc2(GELU(fc1(LN2(m)))))
 ///
 /// on [n, T, D] activations (n ≤ maxBatch samples of T tokens). It keeps what its backward needs
-/// (LayerNorm outputs and statistics, m, fc1's output and GELU's output; the attention module
+/// (LayerNorm outputs and statistics, m, GELU's output and its slope at fc1's output; the attention module
 /// keeps its own) and recomputes dropout masks from their keys instead of storing them.
 ///
 /// The attention core is built for `maxBatch` sequences and always runs on all of them: for a
@@ -47,7 +47,7 @@ final class TransformerBlock<Scalar: TensorScalar> {
     let norm2Output: Tensor<Scalar>   // LN2(m)                [B, T, D]
     let norm2Mean: Tensor<Scalar>     //                       [B, T]
     let norm2Rstd: Tensor<Scalar>     //                       [B, T]
-    let hidden: Tensor<Scalar>        // fc1(LN2(m))           [B, T, F]
+    let hidden: Tensor<Scalar>        // GELU'(fc1(LN2(m))) after forward   [B, T, F]
     let activated: Tensor<Scalar>     // GELU(fc1(LN2(m)))     [B, T, F]
 
     init(parameters: BlockParameters, index: Int, config: ModelConfig, maxBatch: Int, attentionChunk: Int) {
@@ -97,7 +97,9 @@ final class TransformerBlock<Scalar: TensorScalar> {
                   into: norm2Output.pointer, mean: norm2Mean.pointer, rstd: norm2Rstd.pointer,
                   rows: rows, cols: dModel, epsilon: Self.layerNormEpsilon)
         w.fc1.forward(norm2Output.pointer, rows: rows, parameters: p, into: hidden.pointer)
-        gelu(hidden.pointer, into: activated.pointer, count: rows &* ff)
+        // GELU and its slope in one pass; the slope overwrites fc1's output, which backward
+        // needs only through it.
+        gelu(hidden.pointer, into: activated.pointer, derivative: hidden.pointer, count: rows &* ff)
         w.fc2.forward(activated.pointer, rows: rows, parameters: p, into: branch)
         feedForwardDropout.apply(branch, samples: n, elementsPerSample: perSample, context: context)
         add(middle.pointer, branch, into: y, count: count)
@@ -124,7 +126,7 @@ final class TransformerBlock<Scalar: TensorScalar> {
         }
         w.fc2.backward(outputGradient: branchGradient, input: activated.pointer, rows: rows, parameters: p,
                        gradients: g, inputGradient: hiddenGradient)
-        geluBackward(input: hidden.pointer, outputGradient: hiddenGradient, into: hiddenGradient, count: rows &* ff)
+        multiply(hiddenGradient, hidden.pointer, into: hiddenGradient, count: rows &* ff)   // · GELU'(fc1 output)
         w.fc1.backward(outputGradient: hiddenGradient, input: norm2Output.pointer, rows: rows, parameters: p,
                        gradients: g, inputGradient: normGradient)
         layerNormBackward(outputGradient: normGradient, input: middle.pointer, weight: p + w.norm2Weight.offset,
