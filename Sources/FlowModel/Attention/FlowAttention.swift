@@ -111,13 +111,7 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore, WorkerPoo
     }
 
     /// The call the workers are running, set only while `forward` or `backward` runs.
-    enum PendingCall {
-        case forward(queries: UnsafePointer<Scalar>, keys: UnsafePointer<Scalar>, values: UnsafePointer<Scalar>,
-                     output: UnsafeMutablePointer<Scalar>)
-        case backward(outputGradient: UnsafePointer<Scalar>, queryGradient: UnsafeMutablePointer<Scalar>,
-                      keyGradient: UnsafeMutablePointer<Scalar>, valueGradient: UnsafeMutablePointer<Scalar>)
-    }
-    var pendingCall: PendingCall?
+    var pendingCall: AttentionCall<Scalar>?
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
