@@ -69,7 +69,7 @@ let package = Package(
         .target(name: "Training",
                 dependencies: ["MPIComm", "FlowModel", "Optimizers", "Datasets", "Checkpoints",
                                .product(name: "Yams", package: "Yams")],
-                exclude: ["Config/README.md"],
+                exclude: ["README.md", "Config/README.md"],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "flowformer",
                           dependencies: ["Training", "MPIComm", "HDF5IO", "Checkpoints", "Datasets", "FlowModel", "TensorKernels",
