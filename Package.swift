@@ -57,7 +57,8 @@ let package = Package(
         // Files
         .target(name: "Datasets", dependencies: ["HDF5IO", "TensorKernels"], exclude: ["README.md"],
                 swiftSettings: swiftSettings),
-        .target(name: "Checkpoints", dependencies: ["HDF5IO", "FlowModel", "Optimizers"], swiftSettings: swiftSettings),
+        .target(name: "Checkpoints", dependencies: ["HDF5IO", "FlowModel", "Optimizers"], exclude: ["README.md"],
+                swiftSettings: swiftSettings),
 
         // Measurement (`flowformer bench`)
         .target(name: "Benchmarks",

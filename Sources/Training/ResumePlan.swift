@@ -22,6 +22,7 @@ struct ResumePlan {
     static func decide(requested: RunConfig, overrides: [String], mode: ResumeMode,
                        warn: (String) -> Void) throws -> ResumePlan {
         let directory = CheckpointDirectory(path: requested.checkpoint.dir)
+        directory.removeStaleTemporaries()   // left by a writer that was killed mid-write
         let reader: CheckpointReader?
         switch mode {
         case .refuse:

@@ -97,6 +97,8 @@ extension EndToEnd {
             #expect(!leftovers.isEmpty, "the injected fault should have left a partial file")
             let resumed = try run.train(ranks: 2, ["--set", "checkpoint.every=3"])
             #expect(resumed.status == 0, "\(resumed)")
+            let stale = try FileManager.default.contentsOfDirectory(atPath: run.runDirectory).filter { $0.hasSuffix(".tmp") }
+            #expect(stale.isEmpty, "the resumed run should remove the partial file: \(stale)")
             let a = try checkpointContents(try #require(try straight.checkpoints()[10]))
             let b = try checkpointContents(try #require(try run.checkpoints()[10]))
             #expect(a == b)
