@@ -83,11 +83,7 @@ public enum ModelBenchmark {
             _ = inputs.forward(model, context: context)
             let backwardStart = monotonicSeconds()
             reducer.begin()
-            var reducerError: Error?
-            model.backward(lossScale: 1 / Float(settings.globalBatch)) { range in
-                if reducerError == nil { do { try reducer.gradientsReady(range) } catch { reducerError = error } }
-            }
-            if let reducerError { throw reducerError }
+            model.backward(lossScale: 1 / Float(settings.globalBatch), onGradientsReady: reducer.hook)
             let commStart = monotonicSeconds()
             try reducer.finish()
             let optimizerStart = monotonicSeconds()

@@ -24,19 +24,11 @@ extension HDF5AttributeHolder {
         let id = try location.id(for: operation)
         var info = H5O_info_t()
         try checked(H5Oget_info2(id, &info, UInt32(H5O_INFO_NUM_ATTRS)), location, operation)
-        var names: [String] = []
-        for index in 0..<info.num_attrs {
-            let length = try checked(
-                H5Aget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, ff_h5p_default()),
-                location, operation)
-            var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-            try checked(
-                H5Aget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count,
-                                   ff_h5p_default()),
-                location, operation)
-            names.append(decodeUTF8(buffer.prefix(Int(length))))
-        }
-        return names.sorted()
+        return try (0..<info.num_attrs).map { index in
+            try readName(location, operation) { buffer, size in
+                H5Aget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, index, buffer, size, ff_h5p_default())
+            }
+        }.sorted()
     }
 
     /// The single numeric value of attribute `name`, converted to `T`.
@@ -165,4 +157,14 @@ extension HDF5AttributeHolder {
 /// Decodes bytes of C characters as UTF-8 (invalid sequences become U+FFFD).
 func decodeUTF8<C: Collection>(_ characters: C) -> String where C.Element == CChar {
     String(decoding: characters.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// A name HDF5 hands out in two calls: `fetch(nil, 0)` returns its length, then
+/// `fetch(buffer, length + 1)` copies it (NUL-terminated). Used for link and attribute names.
+func readName(_ location: HDF5Location, _ operation: @autoclosure () -> String,
+              _ fetch: (UnsafeMutablePointer<CChar>?, Int) -> Int) throws -> String {
+    let length = try checked(fetch(nil, 0), location, operation())
+    var buffer = [CChar](repeating: 0, count: length + 1)
+    try checked(buffer.withUnsafeMutableBufferPointer { fetch($0.baseAddress, $0.count) }, location, operation())
+    return decodeUTF8(buffer.prefix(length))
 }

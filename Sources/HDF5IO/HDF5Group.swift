@@ -72,21 +72,11 @@ public final class HDF5Group: HDF5AttributeHolder, @unchecked Sendable {  // imm
         let id = try location.id(for: operation)
         var info = H5G_info_t()
         try checked(H5Gget_info(id, &info), location, operation)
-        var names: [String] = []
-        names.reserveCapacity(Int(info.nlinks))
-        for index in 0..<info.nlinks {
-            let length = try checked(
-                H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, ff_h5p_default()),
-                location, operation)
-            var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-            try checked(
-                H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count,
-                                   ff_h5p_default()),
-                location, operation)
-            names.append(String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) },
-                                as: UTF8.self))
-        }
-        return names.sorted()
+        return try (0..<info.nlinks).map { index in
+            try readName(location, operation) { buffer, size in
+                H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, index, buffer, size, ff_h5p_default())
+            }
+        }.sorted()
     }
 }
 

@@ -46,8 +46,19 @@ public final class GradientReducer {
         inFlight.reserveCapacity(64)
     }
 
+    /// The first error an announcement met; `finish()` throws it.
+    private var announcementError: Error?
+
+    /// `gradientsReady` as the model's backward hook (`onGradientsReady:`), made once so that a
+    /// step allocates no closure; an error is kept and thrown by `finish()`.
+    public private(set) lazy var hook: (Range<Int>) -> Void = { [unowned self] range in
+        guard self.announcementError == nil else { return }
+        do { try self.gradientsReady(range) } catch { self.announcementError = error }
+    }
+
     /// Starts a new step's reduction.
     public func begin() {
+        announcementError = nil
         bucketStart = count
         bucketEnd = count
         covered = 0
@@ -68,6 +79,7 @@ public final class GradientReducer {
     /// Starts whatever remains and waits for every reduction: afterwards every rank holds the
     /// sum of all ranks' gradients.
     public func finish() throws {
+        if let announcementError { throw announcementError }
         guard communicator.size > 1 else { return }
         let started = Clock.seconds()
         if overlap {

@@ -50,16 +50,17 @@ extension Trainer {
                                              training: true)
                 let sums = forward(batch, rows: m * micro, count: micro, context: context)
                 lossSums[0] += sums.lossSum; lossSums[1] += sums.correct; lossSums[2] += Double(sums.count)
-                if m == accumulation - 1 {
-                    var failure: Error?
+                if m == accumulation - 1, let value = gradientPoison {   // fault injection (tests)
+                    let hook = reducer.hook
                     model.backward(lossScale: backwardScale) { range in
-                        if let value = gradientPoison {   // before this range is handed to the all-reduce
+                        if gradientPoison != nil {   // before this range is handed to the all-reduce
                             self.model.gradients.pointer[range.lowerBound] = value
                             gradientPoison = nil
                         }
-                        if failure == nil { do { try self.reducer.gradientsReady(range) } catch { failure = error } }
+                        hook(range)
                     }
-                    if let failure { throw failure }
+                } else if m == accumulation - 1 {
+                    model.backward(lossScale: backwardScale, onGradientsReady: reducer.hook)
                 } else {
                     model.backward(lossScale: backwardScale)
                 }
@@ -157,9 +158,11 @@ extension Trainer {
     private func agreedStopSignal() throws -> Int32? {
         if options.stopAtStep == state.step { return SIGTERM }   // the same decision on every rank
         if options.stepDelaySeconds > 0 { usleep(UInt32(options.stepDelaySeconds * 1e6)) }
-        var signal = [StopSignals.pending]
-        try signal.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .max) }
-        return signal[0] == 0 ? nil : signal[0]
+        var signal = StopSignals.pending
+        try withUnsafeMutablePointer(to: &signal) {
+            try allReduceWithTimeout(UnsafeMutableBufferPointer(start: $0, count: 1), op: .max)
+        }
+        return signal == 0 ? nil : signal
     }
 
     func log(_ line: String) {
