@@ -23,6 +23,15 @@ let swiftSettings: [SwiftSetting] = [
     .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
 ]
 
+// The Float hot-loop kernels are compiled a second time for x86-64-v3 (AVX2) and chosen
+// at run time by CPUID (TensorKernels/KernelVariant.swift); everything else stays baseline, so one
+// binary runs on every node.
+#if arch(x86_64)
+let avx2Settings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+#else
+let avx2Settings: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "Flowformer",
     platforms: [.macOS(.v13)],
@@ -41,15 +50,17 @@ let package = Package(
                        providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "_COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "_CCPUFeatures"),   // CPUID: can this CPU run the x86-64-v3 kernels?
 
         // Bindings and kernels
-        .target(name: "TensorKernels", dependencies: ["_COpenBLAS"], exclude: ["README.md"],
+        .target(name: "TensorKernels", dependencies: ["_COpenBLAS", "_CCPUFeatures"], exclude: ["README.md"],
                 swiftSettings: swiftSettings),
+        .target(name: "TensorKernelsAVX2", dependencies: ["TensorKernels"], swiftSettings: avx2Settings),
         .target(name: "MPIComm", dependencies: ["_CMPI"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "HDF5IO", dependencies: ["_CHDF5"], exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // Model and optimisation
-        .target(name: "FlowModel", dependencies: ["TensorKernels"], exclude: ["README.md", "Attention/README.md"],
+        .target(name: "FlowModel", dependencies: ["TensorKernels", "TensorKernelsAVX2"], exclude: ["README.md", "Attention/README.md"],
                 swiftSettings: swiftSettings),
         .target(name: "Optimizers", dependencies: ["TensorKernels", "FlowModel"], exclude: ["README.md"],
                 swiftSettings: swiftSettings),
@@ -82,6 +93,7 @@ let package = Package(
         // Tests
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
+        .testTarget(name: "TensorKernelsAVX2Tests", dependencies: ["TensorKernels", "TensorKernelsAVX2"]),
         .testTarget(name: "MPICommTests", dependencies: ["MPIComm", "TestSupport", "flowformer"]),
         .testTarget(name: "HDF5IOTests", dependencies: ["HDF5IO"]),
         .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "HDF5IO"], exclude: ["Golden"]),

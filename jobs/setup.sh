@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the native libraries and tools the project needs on Debian 12 (idempotent, quiet).
 set -euo pipefail
-packages=(libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libopenblas-dev pkg-config
+packages=(libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libopenblas-dev pkg-config binutils
           dataset-fashion-mnist bible-kjv python3-h5py python3-numpy slurm-wlm munge)
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command: builds, runs every Swift test (unit, golden, HDF5, mpirun
+# The project's test command: builds, checks the release binary's two kernel builds (AVX2 code
+# isolated, bitwise-equal training), runs every Swift test (unit, golden, HDF5, mpirun
 # end-to-end), then the pre-emption test on a real local Slurm cluster.
 #
 #   jobs/test.sh                 # everything
@@ -8,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 swift build -c release --product flowformer
+if [ $# -eq 0 ]; then
+  jobs/check-kernels.sh
+fi
 swift test "$@"
 if [ $# -eq 0 ]; then
   jobs/slurm/requeue-test.sh

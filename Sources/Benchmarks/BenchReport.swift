@@ -1,4 +1,5 @@
 import Foundation
+import TensorKernels
 
 /// Facts about the machine a report was measured on.
 public struct MachineInfo: Codable, Sendable, Equatable {
@@ -10,6 +11,8 @@ public struct MachineInfo: Codable, Sendable, Equatable {
     public var openblasCoretype: String?
     /// 1-minute load average when the report started: > 0 means other work shared the cores.
     public var loadAverage: Double?
+    /// The build of the Float kernels the model ran (`KernelVariant`: generic or x86-64-v3).
+    public var kernels: String?
 
     public static func current() -> MachineInfo {
         var cpu = "unknown"
@@ -25,7 +28,7 @@ public struct MachineInfo: Codable, Sendable, Equatable {
         }
         return MachineInfo(cpu: cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
                            openblasCoretype: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"],
-                           loadAverage: load)
+                           loadAverage: load, kernels: KernelVariant.active.rawValue)
     }
 }
 

@@ -7,7 +7,7 @@
 
 /// y = σ(x) = 1 / (1 + e^(−x)). Saturates towards 0 and 1 for large |x| (Float gives exactly
 /// 0 below about −88.7 and 1 above about 17) and is never NaN or ±∞ for finite x.  x, y: [count]
-@inlinable
+@inlinable @inline(__always)
 public func sigmoid<Scalar: TensorScalar>(
     _ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>, count: Int
 ) {
@@ -126,7 +126,7 @@ struct GELUBackwardFunction<Scalar: TensorScalar>: ElementFunction2 {
 /// `geluBackward` recomputes erf and the exponential: about 45 % of GELU's forward-plus-backward
 /// time. `derivative` may be `x` (the pre-activation is needed for nothing else); `y` must not
 /// overlap x or derivative.  x, y, derivative: [count]
-@inlinable
+@inlinable @inline(__always)
 public func gelu<Scalar: TensorScalar>(
     _ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>,
     derivative: UnsafeMutablePointer<Scalar>, count: Int

@@ -4,7 +4,7 @@
 // through `mapElements` (ElementwiseLoops.swift), which keeps the in-place case vectorised too.
 
 /// out[i] = a[i] + b[i].  a, b, out: [count]
-@inlinable
+@inlinable @inline(__always)
 public func add<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>,
     into out: UnsafeMutablePointer<Scalar>, count: Int
@@ -22,7 +22,7 @@ public func subtract<Scalar: TensorScalar>(
 }
 
 /// out[i] = a[i] · b[i].  a, b, out: [count]
-@inlinable
+@inlinable @inline(__always)
 public func multiply<Scalar: TensorScalar>(
     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>,
     into out: UnsafeMutablePointer<Scalar>, count: Int
@@ -71,7 +71,7 @@ public func copy<Scalar: TensorScalar>(
 }
 
 /// x[i] = value.  x: [count]
-@inlinable
+@inlinable @inline(__always)
 public func fill<Scalar: TensorScalar>(
     _ x: UnsafeMutablePointer<Scalar>, with value: Scalar, count: Int
 ) {

@@ -12,7 +12,7 @@
 /// - Parameters:
 ///   - x: [rows, cols]; y: [rows, cols] (may be x); weight, bias: [cols]; mean, rstd: [rows].
 ///   - epsilon: ε, added to the variance (the model uses 1e-5).
-@inlinable
+@inlinable @inline(__always)
 public func layerNorm<Scalar: TensorScalar>(
     _ x: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>,
     into y: UnsafeMutablePointer<Scalar>,
@@ -41,7 +41,7 @@ public func layerNorm<Scalar: TensorScalar>(
 /// - Parameters:
 ///   - dy, x: [rows, cols]; weight, dweight, dbias: [cols]; mean, rstd: [rows] from the forward;
 ///     dx: [rows, cols], written (may be dy).
-@inlinable
+@inlinable @inline(__always)
 public func layerNormBackward<Scalar: TensorScalar>(
     outputGradient dy: UnsafePointer<Scalar>, input x: UnsafePointer<Scalar>,
     weight: UnsafePointer<Scalar>, mean: UnsafePointer<Scalar>, rstd: UnsafePointer<Scalar>,

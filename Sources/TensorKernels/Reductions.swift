@@ -42,7 +42,7 @@ func laneMaximum<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, count: Int) -
 // MARK: - Whole buffers
 
 /// Σᵢ x[i].  x: [count]
-@inlinable
+@inlinable @inline(__always)
 public func sum<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, count: Int) -> Scalar {
     laneSum(count: count) { x[$0] }
 }
@@ -94,7 +94,7 @@ public func globalL2Norm<Scalar: TensorScalar>(
 ///
 /// Rows are added one after another into `out` (vectorised across columns); for Float the
 /// rounding error grows with `rows` like an ordinary running sum.
-@inlinable
+@inlinable @inline(__always)
 public func sumOverRows<Scalar: TensorScalar>(
     _ x: UnsafePointer<Scalar>, rows: Int, cols: Int,
     into out: UnsafeMutablePointer<Scalar>, accumulate: Bool = false

@@ -156,7 +156,7 @@ public final class Trainer {
         if isRoot {
             print("flowformer train: \(communicator.size) rank(s), \(model.table.count) parameters, "
                   + "\(totalSteps) steps of \(config.train.globalBatch) samples (\(accumulation) micro-batch(es) of \(config.train.microBatch) per rank per step), "
-                  + "\(trainLoader.batchesPerEpoch) steps per epoch")
+                  + "\(trainLoader.batchesPerEpoch) steps per epoch, \(KernelVariant.active.rawValue) kernels")
             print("resolved configuration:\n" + config.yaml)
         }
     }

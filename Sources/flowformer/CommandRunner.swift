@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MPIComm
+import TensorKernels
 import Training
 
 // Exit statuses of `flowformer` (values in `Training.ExitStatus`; SPEC §6):
@@ -71,6 +72,9 @@ enum CommandRunner {
     static func run(_ command: ParsableCommand) -> Int32 {
         do {
             var command = command
+            // Which build of the Float kernels the model runs (FLOWFORMER_KERNELS, else the
+            // fastest this CPU supports); set once, before any model exists.
+            KernelVariant.active = try KernelVariant.fromEnvironment()
             let status: Int32
             if let flowformerCommand = command as? FlowformerCommand {
                 status = try flowformerCommand.execute()

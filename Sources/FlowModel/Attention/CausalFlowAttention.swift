@@ -157,8 +157,8 @@ public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore, Wor
         for start in stride(from: 0, to: l, by: chunk) {
             let rows = min(chunk, l &- start), end = start &+ rows
             (checkpoints + (start / chunk) &* 4 &* d).update(from: cumK, count: 4 &* d)
-            sigmoid(q + start &* d, into: Q + start &* d, count: rows &* d)
-            sigmoid(k + start &* d, into: K + start &* d, count: rows &* d)
+            DispatchedKernels.sigmoid(q + start &* d, into: Q + start &* d, count: rows &* d)
+            DispatchedKernels.sigmoid(k + start &* d, into: K + start &* d, count: rows &* d)
 
             // The recurrence: I_i, O_i and the arguments of σ (Î_i) and of exp (Ô_i).
             for i in start..<end {
@@ -181,7 +181,7 @@ public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore, Wor
             }
             // alloc_i = σ(Î_i); comp_i = n_i exp(Ô_i) / Σ_{j≤i} exp(Ô_j) (|Ô| ≤ 1: no max subtraction).
             let first = start &* heads, count = rows &* heads
-            sigmoid(alloc + first, into: alloc + first, count: count)
+            DispatchedKernels.sigmoid(alloc + first, into: alloc + first, count: count)
             clampToUnit(conserved + first, into: comp + first, count: count)
             exponential(comp + first, into: comp + first, count: count)
             for i in start..<end {

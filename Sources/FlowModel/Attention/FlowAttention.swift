@@ -167,7 +167,7 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore, WorkerPoo
         sumK.update(repeating: 0, count: d)
         for start in stride(from: 0, to: s, by: rowBlock) {
             let rows = min(rowBlock, s &- start), first = start &* d
-            sigmoid(k + first, into: K + first, count: rows &* d)
+            DispatchedKernels.sigmoid(k + first, into: K + first, count: rows &* d)
             columnSums(UnsafePointer(K + first), rows: rows, width: d, rowStride: d, accumulatingInto: sumK)
         }
         shiftInPlace(sumK, by: eps, count: d)
@@ -177,7 +177,7 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore, WorkerPoo
         sumAQ.update(repeating: 0, count: d)
         for start in stride(from: 0, to: l, by: rowBlock) {
             let rows = min(rowBlock, l &- start), first = start &* d
-            sigmoid(q + first, into: Q + first, count: rows &* d)
+            DispatchedKernels.sigmoid(q + first, into: Q + first, count: rows &* d)
             for i in start..<(start &+ rows) {
                 let row = UnsafePointer(Q + i &* d)
                 addScaled(1, row, to: sumQ, count: d)
@@ -249,7 +249,7 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore, WorkerPoo
                     alloc[i &* heads &+ h] = shiftedDot(row + o, plus: eps, UnsafePointer(sumBK + o), count: dh) * ratio
                 }
             }
-            sigmoid(alloc + start &* heads, into: alloc + start &* heads, count: rows &* heads)
+            DispatchedKernels.sigmoid(alloc + start &* heads, into: alloc + start &* heads, count: rows &* heads)
             for i in start..<(start &+ rows) {
                 let row = UnsafePointer(Q + i &* d), scaled = scaledRows + (i &- start) &* d
                 for h in 0..<heads {

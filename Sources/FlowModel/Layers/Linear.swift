@@ -74,11 +74,8 @@ public struct Linear: Sendable, Equatable {
         matmul(dy, transposeA: true, x, into: gradients + weight.offset,
                m: outFeatures, n: inFeatures, k: rows, beta: 1)
         if let bias {
-            let db = gradients + bias.offset
-            for r in 0..<rows {
-                let row = dy + r &* outFeatures
-                for o in 0..<outFeatures { db[o] += row[o] }
-            }
+            DispatchedKernels.sumOverRows(dy, rows: rows, cols: outFeatures, into: gradients + bias.offset,
+                                          accumulate: true)
         }
     }
 }

@@ -42,7 +42,7 @@ extension FlowformerModel {
     func headForward(targets: UnsafePointer<Int32>, samples n: Int, parameters p: UnsafePointer<Scalar>) -> LossSums {
         let d = config.dModel, rows = n &* tokens
         let last = residualStream[config.layers].pointer
-        layerNorm(last, weight: p + layout.normWeight.offset, bias: p + layout.normBias.offset,
+        DispatchedKernels.layerNorm(last, weight: p + layout.normWeight.offset, bias: p + layout.normBias.offset,
                   into: normOutput.pointer, mean: normMean.pointer, rstd: normRstd.pointer,
                   rows: rows, cols: d, epsilon: TransformerBlock<Scalar>.layerNormEpsilon)
         if let pooled {
@@ -74,7 +74,7 @@ extension FlowformerModel {
             layout.head.backward(outputGradient: dLogits, input: normOutput.pointer, rows: rows, parameters: p,
                                  gradients: g, inputGradient: dNorm)
         }
-        layerNormBackward(outputGradient: dNorm, input: residualStream[config.layers].pointer,
+        DispatchedKernels.layerNormBackward(outputGradient: dNorm, input: residualStream[config.layers].pointer,
                           weight: p + layout.normWeight.offset, mean: normMean.pointer, rstd: normRstd.pointer,
                           inputGradient: residualGradient.pointer,
                           weightGradient: g + layout.normWeight.offset, biasGradient: g + layout.normBias.offset,

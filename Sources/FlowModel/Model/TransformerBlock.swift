@@ -84,25 +84,25 @@ final class TransformerBlock<Scalar: TensorScalar> {
         let branch = scratch.branch.pointer
 
         // m = x + Dropout₀(Attention(LN1(x)))
-        layerNorm(x, weight: p + w.norm1Weight.offset, bias: p + w.norm1Bias.offset, into: norm1Output.pointer,
+        DispatchedKernels.layerNorm(x, weight: p + w.norm1Weight.offset, bias: p + w.norm1Bias.offset, into: norm1Output.pointer,
                   mean: norm1Mean.pointer, rstd: norm1Rstd.pointer, rows: rows, cols: dModel,
                   epsilon: Self.layerNormEpsilon)
         if n < maxBatch { fill(norm1Output.pointer + count, with: 0, count: (maxBatch &- n) &* perSample) }
         attention.forward(input: norm1Output.pointer, parameters: p, output: branch)
         attentionDropout.apply(branch, samples: n, elementsPerSample: perSample, context: context)
-        add(x, branch, into: middle.pointer, count: count)
+        DispatchedKernels.add(x, branch, into: middle.pointer, count: count)
 
         // y = m + Dropout₁(fc2(GELU(fc1(LN2(m)))))
-        layerNorm(middle.pointer, weight: p + w.norm2Weight.offset, bias: p + w.norm2Bias.offset,
+        DispatchedKernels.layerNorm(middle.pointer, weight: p + w.norm2Weight.offset, bias: p + w.norm2Bias.offset,
                   into: norm2Output.pointer, mean: norm2Mean.pointer, rstd: norm2Rstd.pointer,
                   rows: rows, cols: dModel, epsilon: Self.layerNormEpsilon)
         w.fc1.forward(norm2Output.pointer, rows: rows, parameters: p, into: hidden.pointer)
         // GELU and its slope in one pass; the slope overwrites fc1's output, which backward
         // needs only through it.
-        gelu(hidden.pointer, into: activated.pointer, derivative: hidden.pointer, count: rows &* ff)
+        DispatchedKernels.gelu(hidden.pointer, into: activated.pointer, derivative: hidden.pointer, count: rows &* ff)
         w.fc2.forward(activated.pointer, rows: rows, parameters: p, into: branch)
         feedForwardDropout.apply(branch, samples: n, elementsPerSample: perSample, context: context)
-        add(middle.pointer, branch, into: y, count: count)
+        DispatchedKernels.add(middle.pointer, branch, into: y, count: count)
     }
 
     /// Back-propagates through the block of the last `forward` (same x, n and context):
@@ -126,14 +126,14 @@ final class TransformerBlock<Scalar: TensorScalar> {
         }
         w.fc2.backward(outputGradient: branchGradient, input: activated.pointer, rows: rows, parameters: p,
                        gradients: g, inputGradient: hiddenGradient)
-        multiply(hiddenGradient, hidden.pointer, into: hiddenGradient, count: rows &* ff)   // · GELU'(fc1 output)
+        DispatchedKernels.multiply(hiddenGradient, hidden.pointer, into: hiddenGradient, count: rows &* ff)   // · GELU'(fc1 output)
         w.fc1.backward(outputGradient: hiddenGradient, input: norm2Output.pointer, rows: rows, parameters: p,
                        gradients: g, inputGradient: normGradient)
-        layerNormBackward(outputGradient: normGradient, input: middle.pointer, weight: p + w.norm2Weight.offset,
+        DispatchedKernels.layerNormBackward(outputGradient: normGradient, input: middle.pointer, weight: p + w.norm2Weight.offset,
                           mean: norm2Mean.pointer, rstd: norm2Rstd.pointer, inputGradient: normGradient,
                           weightGradient: g + w.norm2Weight.offset, biasGradient: g + w.norm2Bias.offset,
                           rows: rows, cols: dModel)
-        add(dR, normGradient, into: dR, count: count)
+        DispatchedKernels.add(dR, normGradient, into: dR, count: count)
 
         // Attention branch: dR = ∂/∂m → ∂/∂x. The module reads all maxBatch rows of its
         // output gradient, so rows past n must be zero.
@@ -146,10 +146,10 @@ final class TransformerBlock<Scalar: TensorScalar> {
         }
         attention.backward(outputGradient: branchGradient, input: norm1Output.pointer, parameters: p,
                            gradients: g, inputGradient: normGradient)
-        layerNormBackward(outputGradient: normGradient, input: x, weight: p + w.norm1Weight.offset,
+        DispatchedKernels.layerNormBackward(outputGradient: normGradient, input: x, weight: p + w.norm1Weight.offset,
                           mean: norm1Mean.pointer, rstd: norm1Rstd.pointer, inputGradient: normGradient,
                           weightGradient: g + w.norm1Weight.offset, biasGradient: g + w.norm1Bias.offset,
                           rows: rows, cols: dModel)
-        add(dR, normGradient, into: dR, count: count)
+        DispatchedKernels.add(dR, normGradient, into: dR, count: count)
     }
 }

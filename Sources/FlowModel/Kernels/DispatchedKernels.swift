@@ -1,0 +1,138 @@
+// The model's calls to the kernels that have an AVX2 build (TensorKernelsAVX2): Float on a
+// CPU that runs x86-64-v3 code takes that build, everything else (Double, older CPUs,
+// FLOWFORMER_KERNELS=generic) the baseline one. The choice is `KernelVariant.active`; see
+// TensorKernels/KernelVariant.swift for why both exist and what differs between them.
+import TensorKernels
+#if arch(x86_64)
+import TensorKernelsAVX2
+#endif
+
+enum DispatchedKernels {
+    /// True when a Float call should take the AVX2 build.
+    @inline(__always)
+    static func useAVX2<Scalar>(_: Scalar.Type) -> Bool {
+        #if arch(x86_64)
+        return Scalar.self == Float.self && KernelVariant.active == .x86_64_v3
+        #else
+        return false
+        #endif
+    }
+
+    /// GELU and its slope in one pass: `TensorKernels.gelu(_:into:derivative:count:)`.
+    @inline(__always)
+    static func gelu<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>,
+                                           derivative: UnsafeMutablePointer<Scalar>, count: Int) {
+        #if arch(x86_64)
+        if useAVX2(Scalar.self) {
+            AVX2Kernels.gelu(x.asFloat, into: y.asFloat, derivative: derivative.asFloat, count: count)
+            return
+        }
+        #endif
+        TensorKernels.gelu(x, into: y, derivative: derivative, count: count)
+    }
+
+    /// σ(x): `TensorKernels.sigmoid(_:into:count:)`.
+    @inline(__always)
+    static func sigmoid<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>,
+                                              count: Int) {
+        #if arch(x86_64)
+        if useAVX2(Scalar.self) {
+            AVX2Kernels.sigmoid(x.asFloat, into: y.asFloat, count: count)
+            return
+        }
+        #endif
+        TensorKernels.sigmoid(x, into: y, count: count)
+    }
+
+    /// out = a + b: `TensorKernels.add(_:_:into:count:)`.
+    @inline(__always)
+    static func add<Scalar: TensorScalar>(_ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>,
+                                          into out: UnsafeMutablePointer<Scalar>, count: Int) {
+        #if arch(x86_64)
+        if useAVX2(Scalar.self) {
+            AVX2Kernels.add(a.asFloat, b.asFloat, into: out.asFloat, count: count)
+            return
+        }
+        #endif
+        TensorKernels.add(a, b, into: out, count: count)
+    }
+
+    /// out = a ⊙ b: `TensorKernels.multiply(_:_:into:count:)`.
+    @inline(__always)
+    static func multiply<Scalar: TensorScalar>(_ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>,
+                                               into out: UnsafeMutablePointer<Scalar>, count: Int) {
+        #if arch(x86_64)
+        if useAVX2(Scalar.self) {
+            AVX2Kernels.multiply(a.asFloat, b.asFloat, into: out.asFloat, count: count)
+            return
+        }
+        #endif
+        TensorKernels.multiply(a, b, into: out, count: count)
+    }
+
+    /// out[j] (+)= Σᵢ x[i, j]: `TensorKernels.sumOverRows(_:rows:cols:into:accumulate:)`.
+    @inline(__always)
+    static func sumOverRows<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, rows: Int, cols: Int,
+                                                  into out: UnsafeMutablePointer<Scalar>, accumulate: Bool) {
+        #if arch(x86_64)
+        if useAVX2(Scalar.self) {
+            AVX2Kernels.sumOverRows(x.asFloat, rows: rows, cols: cols, into: out.asFloat, accumulate: accumulate)
+            return
+        }
+        #endif
+        TensorKernels.sumOverRows(x, rows: rows, cols: cols, into: out, accumulate: accumulate)
+    }
+
+    /// LayerNorm forward: `TensorKernels.layerNorm(_:weight:bias:into:mean:rstd:rows:cols:epsilon:)`.
+    @inline(__always)
+    static func layerNorm<Scalar: TensorScalar>(
+        _ x: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>,
+        into y: UnsafeMutablePointer<Scalar>, mean: UnsafeMutablePointer<Scalar>?,
+        rstd: UnsafeMutablePointer<Scalar>?, rows: Int, cols: Int, epsilon: Scalar
+    ) {
+        #if arch(x86_64)
+        if useAVX2(Scalar.self) {
+            AVX2Kernels.layerNorm(x.asFloat, weight: weight.asFloat, bias: bias.asFloat, into: y.asFloat,
+                                  mean: mean?.asFloat, rstd: rstd?.asFloat, rows: rows, cols: cols,
+                                  epsilon: Float(epsilon))
+            return
+        }
+        #endif
+        TensorKernels.layerNorm(x, weight: weight, bias: bias, into: y, mean: mean, rstd: rstd,
+                                rows: rows, cols: cols, epsilon: epsilon)
+    }
+
+    /// LayerNorm backward: `TensorKernels.layerNormBackward(outputGradient:input:weight:…)`.
+    @inline(__always)
+    static func layerNormBackward<Scalar: TensorScalar>(
+        outputGradient dy: UnsafePointer<Scalar>, input x: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>,
+        mean: UnsafePointer<Scalar>, rstd: UnsafePointer<Scalar>, inputGradient dx: UnsafeMutablePointer<Scalar>,
+        weightGradient dweight: UnsafeMutablePointer<Scalar>, biasGradient dbias: UnsafeMutablePointer<Scalar>,
+        rows: Int, cols: Int
+    ) {
+        #if arch(x86_64)
+        if useAVX2(Scalar.self) {
+            AVX2Kernels.layerNormBackward(outputGradient: dy.asFloat, input: x.asFloat, weight: weight.asFloat,
+                                          mean: mean.asFloat, rstd: rstd.asFloat, inputGradient: dx.asFloat,
+                                          weightGradient: dweight.asFloat, biasGradient: dbias.asFloat,
+                                          rows: rows, cols: cols)
+            return
+        }
+        #endif
+        TensorKernels.layerNormBackward(outputGradient: dy, input: x, weight: weight, mean: mean, rstd: rstd,
+                                        inputGradient: dx, weightGradient: dweight, biasGradient: dbias,
+                                        rows: rows, cols: cols)
+    }
+}
+
+extension UnsafePointer {
+    /// The same address as a Float pointer, for a call that has checked `Pointee == Float`.
+    @inline(__always) var asFloat: UnsafePointer<Float> { UnsafeRawPointer(self).assumingMemoryBound(to: Float.self) }
+}
+
+extension UnsafeMutablePointer {
+    /// The same address as a Float pointer, for a call that has checked `Pointee == Float`.
+    @inline(__always) var asFloat: UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(self).assumingMemoryBound(to: Float.self)
+    }
+}

@@ -1,0 +1,11 @@
+// Which instruction sets this CPU (and the operating system) lets a process use.
+#ifndef FLOWFORMER_CPU_FEATURES_H
+#define FLOWFORMER_CPU_FEATURES_H
+
+/// 1 when every instruction that code compiled for the x86-64-v3 level may use is available:
+/// AVX, AVX2, FMA, F16C, BMI1, BMI2, LZCNT, MOVBE (and the v2 level below it), and the operating
+/// system saves the YMM registers (XSAVE with SSE and AVX state enabled in XCR0). 0 otherwise,
+/// and always 0 on other architectures.
+int flowformer_cpu_supports_x86_64_v3(void);
+
+#endif

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Checks the two builds of the Float kernels (generic and x86-64-v3, see
+# Sources/TensorKernels/KernelVariant.swift) in the RELEASE binary, where the vectoriser runs:
+#
+# 1. Isolation. No object of the release build other than TensorKernelsAVX2's contains an AVX
+#    instruction (so the binary runs on any x86-64 CPU), and TensorKernelsAVX2's object defines
+#    no function outside its own module (a weak copy of a shared specialisation there could be
+#    the one the linker keeps for baseline callers).
+# 2. Same numbers. Short training runs of an image model (Fashion-MNIST) and a causal LM (KJV),
+#    once per variant: the final parameters and optimizer state are bitwise equal (h5diff), so
+#    ranks on different CPUs stay in step and a run may resume on another node type.
+#
+#   jobs/check-kernels.sh        # after: swift build -c release --product flowformer
+# Exit 0 = pass. On a CPU without AVX2/FMA, part 2 is skipped (only one variant can run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin_dir=$(swift build -c release --show-bin-path)
+bin=$bin_dir/flowformer
+fail() { echo "check-kernels: FAIL: $*" >&2; exit 1; }
+[ -x "$bin" ] || fail "flowformer is not built at $bin (swift build -c release --product flowformer)"
+[ "$(uname -m)" = x86_64 ] || { echo "check-kernels: not x86-64, one kernel build only: skipped"; exit 0; }
+
+# 1. Isolation.
+avx2_objects=$(ls "$bin_dir"/TensorKernelsAVX2.build/*.o 2>/dev/null) || fail "no TensorKernelsAVX2 objects in $bin_dir"
+foreign=$(nm --defined-only $avx2_objects | awk 'NF == 3 && $2 ~ /[TtWw]/ && $3 !~ /^\$s17TensorKernelsAVX2/ {print $3}')
+[ -z "$foreign" ] || fail "TensorKernelsAVX2 defines functions of other modules (make the kernels they come from @inline(__always)): $foreign"
+avx_count=$(objdump -d --no-show-raw-insn $avx2_objects | grep -c '%ymm') || true
+[ "$avx_count" -gt 0 ] || fail "TensorKernelsAVX2 contains no AVX2 code: is it still built with -march=x86-64-v3?"
+for object in "$bin_dir"/*.build/*.o; do
+  case "$object" in */TensorKernelsAVX2.build/*) continue ;; esac
+  if objdump -d --no-show-raw-insn "$object" | grep -q -E '%[yz]mm|\bv(fmadd|fmsub|fnmadd)'; then
+    fail "$object contains AVX instructions: baseline code must run on any x86-64 CPU"
+  fi
+done
+echo "check-kernels: isolation ok (AVX2 code only in TensorKernelsAVX2: $avx_count ymm instructions)"
+
+# 2. Same numbers.
+if ! FLOWFORMER_KERNELS=x86-64-v3 "$bin" train --help >/dev/null 2>&1 ||
+   ! grep -q -w avx2 /proc/cpuinfo || ! grep -q -w fma /proc/cpuinfo; then
+  echo "check-kernels: this CPU cannot run the x86-64-v3 kernels: comparison skipped"
+  exit 0
+fi
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+scratch=$(mktemp -d /tmp/flowformer-check-kernels.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+datasets/pack.sh fashion-mnist --out "$scratch/data" >/dev/null
+datasets/pack.sh kjv --out "$scratch/data" >/dev/null
+
+cat > "$scratch/image.yaml" <<YAML
+model: {kind: image, attention: flow, d_model: 48, heads: 4, layers: 2, ff: 96, dropout: 0.1, image_size: 28, channels: 1, patch: 4, num_classes: 10}
+data: {train: $scratch/data/fashion-mnist-train.h5, val: $scratch/data/fashion-mnist-val.h5}
+train: {global_batch: 32, micro_batch: 16, steps: 12, seed: 3, lr: 2.0e-3, warmup_steps: 2, eval_every: 12, log_every: 4}
+checkpoint: {dir: $scratch/unused, every: 12, keep: 1}
+YAML
+cat > "$scratch/lm.yaml" <<YAML
+model: {kind: lm, attention: flow, d_model: 32, heads: 4, layers: 2, ff: 64, dropout: 0.1, seq_len: 64, vocab_size: 256}
+data: {train: $scratch/data/kjv-train.h5, val: $scratch/data/kjv-val.h5}
+train: {global_batch: 8, micro_batch: 4, steps: 12, seed: 3, lr: 3.0e-3, warmup_steps: 2, eval_every: 12, log_every: 4}
+checkpoint: {dir: $scratch/unused, every: 12, keep: 1}
+YAML
+for model in image lm; do
+  for variant in generic x86-64-v3; do
+    FLOWFORMER_KERNELS=$variant mpirun -np 2 "$bin" train --config "$scratch/$model.yaml" \
+      --set checkpoint.dir="$scratch/$model-$variant" > "$scratch/$model-$variant.log" 2>&1 \
+      || { cat "$scratch/$model-$variant.log" >&2; fail "$model training with $variant kernels failed"; }
+    grep -q "$variant kernels" "$scratch/$model-$variant.log" || fail "$model run did not report $variant kernels"
+  done
+  final=checkpoint-000000012.h5
+  for group in /model /optimizer; do
+    h5diff -r "$scratch/$model-generic/$final" "$scratch/$model-x86-64-v3/$final" "$group" "$group" >/dev/null \
+      || fail "$model: $group after 12 steps differs between generic and x86-64-v3 kernels"
+  done
+done
+echo "check-kernels: generic and x86-64-v3 kernels give bitwise-equal training (image + causal LM, 12 steps, 2 ranks)"
