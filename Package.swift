@@ -26,10 +26,13 @@ let swiftSettings: [SwiftSetting] = [
 // The Float hot-loop kernels are compiled a second time for x86-64-v3 (AVX2) and chosen
 // at run time by CPUID (TensorKernels/KernelVariant.swift); everything else stays baseline, so one
 // binary runs on every node.
+// The model's large matrix products have a third build, an AVX-512 GEMM (x86-64-v4).
 #if arch(x86_64)
 let avx2Settings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+let avx512Settings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v4"])]
 #else
 let avx2Settings: [SwiftSetting] = []
+let avx512Settings: [SwiftSetting] = []
 #endif
 
 let package = Package(
@@ -56,11 +59,12 @@ let package = Package(
         .target(name: "TensorKernels", dependencies: ["_COpenBLAS", "_CCPUFeatures"], exclude: ["README.md"],
                 swiftSettings: swiftSettings),
         .target(name: "TensorKernelsAVX2", dependencies: ["TensorKernels"], swiftSettings: avx2Settings),
+        .target(name: "TensorKernelsAVX512", swiftSettings: avx512Settings),
         .target(name: "MPIComm", dependencies: ["_CMPI"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "HDF5IO", dependencies: ["_CHDF5"], exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // Model and optimisation
-        .target(name: "FlowModel", dependencies: ["TensorKernels", "TensorKernelsAVX2"], exclude: ["README.md", "Attention/README.md"],
+        .target(name: "FlowModel", dependencies: ["TensorKernels", "TensorKernelsAVX2", "TensorKernelsAVX512"], exclude: ["README.md", "Attention/README.md"],
                 swiftSettings: swiftSettings),
         .target(name: "Optimizers", dependencies: ["TensorKernels", "FlowModel"], exclude: ["README.md"],
                 swiftSettings: swiftSettings),
@@ -73,7 +77,8 @@ let package = Package(
 
         // Measurement (`flowformer bench`)
         .target(name: "Benchmarks",
-                dependencies: ["TensorKernels", "FlowModel", "Optimizers", "MPIComm", "Datasets", "Training"],
+                dependencies: ["TensorKernels", "TensorKernelsAVX512", "FlowModel", "Optimizers", "MPIComm", "Datasets",
+                               "Training"],
                 exclude: ["README.md"],
                 swiftSettings: swiftSettings),
 
@@ -93,14 +98,14 @@ let package = Package(
         // Tests
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
-        .testTarget(name: "TensorKernelsAVX2Tests", dependencies: ["TensorKernels", "TensorKernelsAVX2"]),
+        .testTarget(name: "TensorKernelsAVX2Tests", dependencies: ["TensorKernels", "TensorKernelsAVX2", "TensorKernelsAVX512"]),
         .testTarget(name: "MPICommTests", dependencies: ["MPIComm", "TestSupport", "flowformer"]),
         .testTarget(name: "HDF5IOTests", dependencies: ["HDF5IO"]),
         .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "HDF5IO"], exclude: ["Golden"]),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "HDF5IO", "FlowModel"]),
-        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "flowformer"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "TensorKernels", "flowformer"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "HDF5IO", "TestSupport", "flowformer"]),
         .testTarget(name: "ReliabilityTests",
                     dependencies: ["Datasets", "Checkpoints", "HDF5IO", "FlowModel", "TensorKernels", "TestSupport", "flowformer"]),

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Checks the two builds of the Float kernels (generic and x86-64-v3, see
+# Checks the three builds of the Float kernels (generic, x86-64-v3, x86-64-v4; see
 # Sources/TensorKernels/KernelVariant.swift) in the RELEASE binary, where the vectoriser runs:
 #
-# 1. Isolation. No object of the release build other than TensorKernelsAVX2's contains an AVX
-#    instruction (so the binary runs on any x86-64 CPU), and TensorKernelsAVX2's object defines
-#    no function outside its own module (a weak copy of a shared specialisation there could be
-#    the one the linker keeps for baseline callers).
-# 2. Same numbers. Short training runs of an image model (Fashion-MNIST) and a causal LM (KJV),
-#    once per variant: the final parameters and optimizer state are bitwise equal (h5diff), so
-#    ranks on different CPUs stay in step and a run may resume on another node type.
+# 1. Isolation. No object of the release build other than TensorKernelsAVX2's and
+#    TensorKernelsAVX512's contains an AVX instruction (so the binary runs on any x86-64 CPU),
+#    and those objects define no function outside their own module (a weak copy of a shared
+#    specialisation there could be the one the linker keeps for baseline callers).
+# 2. Same numbers. Short training runs of an image model (Fashion-MNIST) and a causal LM (KJV)
+#    with the generic and the x86-64-v3 kernels: the final parameters and optimizer state are
+#    bitwise equal (h5diff). With x86-64-v4 (the AVX-512 GEMM sums in another order) the final
+#    validation loss agrees within 1e-4 relative.
 #
 #   jobs/check-kernels.sh        # after: swift build -c release --product flowformer
-# Exit 0 = pass. On a CPU without AVX2/FMA, part 2 is skipped (only one variant can run).
+# Exit 0 = pass. On a CPU without AVX2/FMA part 2 is skipped, without AVX-512 its v4 run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin_dir=$(swift build -c release --show-bin-path)
@@ -21,18 +22,24 @@ fail() { echo "check-kernels: FAIL: $*" >&2; exit 1; }
 [ "$(uname -m)" = x86_64 ] || { echo "check-kernels: not x86-64, one kernel build only: skipped"; exit 0; }
 
 # 1. Isolation.
-avx2_objects=$(ls "$bin_dir"/TensorKernelsAVX2.build/*.o 2>/dev/null) || fail "no TensorKernelsAVX2 objects in $bin_dir"
-foreign=$(nm --defined-only $avx2_objects | awk 'NF == 3 && $2 ~ /[TtWw]/ && $3 !~ /^\$s17TensorKernelsAVX2/ {print $3}')
-[ -z "$foreign" ] || fail "TensorKernelsAVX2 defines functions of other modules (make the kernels they come from @inline(__always)): $foreign"
-avx_count=$(objdump -d --no-show-raw-insn $avx2_objects | grep -c '%ymm') || true
-[ "$avx_count" -gt 0 ] || fail "TensorKernelsAVX2 contains no AVX2 code: is it still built with -march=x86-64-v3?"
+total_vector=0
+for module in TensorKernelsAVX2 TensorKernelsAVX512; do
+  objects=$(ls "$bin_dir/$module.build/"*.o 2>/dev/null) || fail "no $module objects in $bin_dir"
+  prefix="\$s${#module}$module"
+  foreign=$(nm --defined-only $objects | awk -v prefix="$prefix" \
+    'NF == 3 && $2 ~ /[TtWw]/ && index($3, prefix) != 1 {print $3}')
+  [ -z "$foreign" ] || fail "$module defines functions of other modules (make the kernels they come from @inline(__always)): $foreign"
+  count=$(objdump -d --no-show-raw-insn $objects | grep -c -E '%[yz]mm') || true
+  [ "$count" -gt 0 ] || fail "$module contains no AVX code: is it still built with its -march?"
+  total_vector=$((total_vector + count))
+done
 for object in "$bin_dir"/*.build/*.o; do
-  case "$object" in */TensorKernelsAVX2.build/*) continue ;; esac
+  case "$object" in */TensorKernelsAVX2.build/*|*/TensorKernelsAVX512.build/*) continue ;; esac
   if objdump -d --no-show-raw-insn "$object" | grep -q -E '%[yz]mm|\bv(fmadd|fmsub|fnmadd)'; then
     fail "$object contains AVX instructions: baseline code must run on any x86-64 CPU"
   fi
 done
-echo "check-kernels: isolation ok (AVX2 code only in TensorKernelsAVX2: $avx_count ymm instructions)"
+echo "check-kernels: isolation ok (AVX code only in TensorKernelsAVX2 and TensorKernelsAVX512: $total_vector ymm/zmm instructions)"
 
 # 2. Same numbers.
 if ! FLOWFORMER_KERNELS=x86-64-v3 "$bin" train --help >/dev/null 2>&1 ||
@@ -72,3 +79,21 @@ for model in image lm; do
   done
 done
 echo "check-kernels: generic and x86-64-v3 kernels give bitwise-equal training (image + causal LM, 12 steps, 2 ranks)"
+
+if ! grep -q -w avx512f /proc/cpuinfo || ! grep -q -w avx512bw /proc/cpuinfo; then
+  echo "check-kernels: this CPU cannot run the x86-64-v4 kernels: their comparison skipped"
+  exit 0
+fi
+final_val_loss() {  # the last validation loss in a run's metrics.jsonl
+  grep '"event": "eval"' "$1/metrics.jsonl" | tail -1 | sed 's/.*"val_loss": \([^,}]*\).*/\1/'
+}
+for model in image lm; do
+  FLOWFORMER_KERNELS=x86-64-v4 mpirun -np 2 "$bin" train --config "$scratch/$model.yaml" \
+    --set checkpoint.dir="$scratch/$model-v4" > "$scratch/$model-v4.log" 2>&1 \
+    || { cat "$scratch/$model-v4.log" >&2; fail "$model training with x86-64-v4 kernels failed"; }
+  reference=$(final_val_loss "$scratch/$model-generic")
+  got=$(final_val_loss "$scratch/$model-v4")
+  python3 -c "import sys; a, b = float('$reference'), float('$got'); sys.exit(0 if abs(a - b) <= 1e-4 * abs(a) else 1)" \
+    || fail "$model: validation loss with x86-64-v4 kernels $got, generic $reference (more than 1e-4 apart)"
+  echo "check-kernels: $model validation loss after 12 steps: generic $reference, x86-64-v4 $got"
+done

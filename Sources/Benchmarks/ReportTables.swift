@@ -3,12 +3,13 @@ import Foundation
 /// The text tables `flowformer bench` prints, one per section of a `BenchReport`.
 public enum ReportTables {
     public static func sgemm(_ results: [GemmResult]) -> String {
-        var table = TextTable(title: "sgemm (OpenBLAS, Float): GFLOP/s = 2·m·n·k / time",
-                              header: ["shape", "m", "n", "k", "op", "threads", "median GFLOP/s", "best GFLOP/s"])
+        var table = TextTable(title: "sgemm (Float): GFLOP/s = 2·m·n·k / time",
+                              header: ["shape", "m", "n", "k", "op", "GEMM", "threads", "median GFLOP/s", "best GFLOP/s"])
         for result in results {
             let shape = result.shape
             let op = (shape.transposeA ? "Aᵀ" : "A") + "·" + (shape.transposeB ? "Bᵀ" : "B")
-            table.add([shape.name, "\(shape.m)", "\(shape.n)", "\(shape.k)", op, "\(result.threads)",
+            table.add([shape.name, "\(shape.m)", "\(shape.n)", "\(shape.k)", op, result.implementation.rawValue,
+                       "\(result.threads)",
                        formatFixed(result.medianGflops, digits: 1), formatFixed(result.bestGflops, digits: 1)])
         }
         return table.render()

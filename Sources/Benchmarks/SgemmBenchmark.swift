@@ -1,4 +1,22 @@
 import TensorKernels
+#if arch(x86_64)
+import TensorKernelsAVX512
+#endif
+
+/// Which single-precision GEMM a measurement ran.
+public enum GemmImplementation: String, Codable, Sendable, CaseIterable {
+    /// OpenBLAS `cblas_sgemm` (through `matmul`), at any thread count.
+    case openBLAS = "OpenBLAS"
+    /// The project's AVX-512 GEMM (`AVX512Gemm`, one thread): what the Linear layers run under
+    /// the x86-64-v4 kernel variant.
+    case avx512 = "AVX-512"
+
+    /// The implementations the model may run at `threads` BLAS threads under the active kernel
+    /// variant (`KernelVariant.active`): the AVX-512 GEMM only at one thread on x86-64-v4.
+    public static func used(threads: Int) -> [GemmImplementation] {
+        KernelVariant.active.usesAVX512Gemm && threads == 1 ? [.openBLAS, .avx512] : [.openBLAS]
+    }
+}
 
 /// One matrix product shape: C[m, n] = op(A)[m, k] · op(B)[k, n], FLOPs = 2·m·n·k.
 public struct GemmShape: Codable, Sendable, Equatable {
@@ -41,6 +59,7 @@ public struct GemmShape: Codable, Sendable, Equatable {
 /// The measured speed of one `GemmShape` at one BLAS thread count.
 public struct GemmResult: Codable, Sendable, Equatable {
     public var shape: GemmShape
+    public var implementation: GemmImplementation
     public var threads: Int
     /// Wall time per product, seconds.
     public var seconds: TimingSummary
@@ -50,17 +69,31 @@ public struct GemmResult: Codable, Sendable, Equatable {
     public var bestGflops: Double
 }
 
-/// Single-precision GEMM speed through the project's `matmul` (OpenBLAS `cblas_sgemm`).
+/// Single-precision GEMM speed through the project's `matmul` (OpenBLAS `cblas_sgemm`) or the
+/// project's AVX-512 GEMM.
 ///
-/// The peak at a thread count is the best GFLOP/s over the square shapes, from each shape's
-/// fastest run: noise on a shared machine only ever slows a run down, so the fastest run is the
-/// closest estimate of what the hardware and BLAS can do. Model FLOP utilisation (MFU) divides by it.
+/// The peak at a thread count is the best GFLOP/s over the square shapes and the implementations
+/// measured, from each shape's fastest run: noise on a shared machine only ever slows a run down,
+/// so the fastest run is the closest estimate of what the hardware can do. Model FLOP
+/// utilisation (MFU) divides by it.
 public enum SgemmBenchmark {
+    /// Times `shapes` with every implementation in `GemmImplementation.used(threads:)`.
+    public static func runUsed(shapes: [GemmShape], threads: Int, policy: RepeatPolicy) -> [GemmResult] {
+        GemmImplementation.used(threads: threads).flatMap {
+            run(shapes: shapes, threads: threads, policy: policy, implementation: $0)
+        }
+    }
+
     /// Square sizes probed for the peak.
     public static let squareSizes = [512, 1024, 2048]
 
-    /// Times every shape at `threads` BLAS threads (restoring the previous count afterwards).
-    public static func run(shapes: [GemmShape], threads: Int, policy: RepeatPolicy) -> [GemmResult] {
+    /// Times every shape at `threads` BLAS threads (restoring the previous count afterwards) with
+    /// `implementation` (the AVX-512 GEMM is single-threaded: `threads` must be 1 for it, and the
+    /// CPU must run x86-64-v4 code).
+    public static func run(shapes: [GemmShape], threads: Int, policy: RepeatPolicy,
+                           implementation: GemmImplementation = .openBLAS) -> [GemmResult] {
+        precondition(implementation == .openBLAS || (threads == 1 && KernelVariant.cpuSupportsX86_64_v4),
+                     "the AVX-512 GEMM runs on one thread of an x86-64-v4 CPU")
         let previous = BLASThreads.current
         BLASThreads.set(threads)
         defer { BLASThreads.set(previous) }
@@ -71,17 +104,28 @@ public enum SgemmBenchmark {
             CounterRandom(seed: 1, stream: 1).fillUniform(a.pointer, count: a.count)
             CounterRandom(seed: 1, stream: 2).fillUniform(b.pointer, count: b.count)
             let timing = measure(policy) {
-                matmul(a.pointer, transposeA: shape.transposeA, b.pointer, transposeB: shape.transposeB,
-                       into: c.pointer, m: shape.m, n: shape.n, k: shape.k)
+                switch implementation {
+                case .openBLAS:
+                    matmul(a.pointer, transposeA: shape.transposeA, b.pointer, transposeB: shape.transposeB,
+                           into: c.pointer, m: shape.m, n: shape.n, k: shape.k)
+                case .avx512:
+                    #if arch(x86_64)
+                    AVX512Gemm.sgemm(transposeA: shape.transposeA, transposeB: shape.transposeB,
+                                     m: shape.m, n: shape.n, k: shape.k, alpha: 1,
+                                     a: a.pointer, lda: shape.transposeA ? shape.m : shape.k,
+                                     b: b.pointer, ldb: shape.transposeB ? shape.k : shape.n,
+                                     beta: 0, c: c.pointer, ldc: shape.n)
+                    #endif
+                }
             }
-            return GemmResult(shape: shape, threads: threads, seconds: timing,
+            return GemmResult(shape: shape, implementation: implementation, threads: threads, seconds: timing,
                               medianGflops: shape.flops / timing.median / 1e9,
                               bestGflops: shape.flops / timing.min / 1e9)
         }
     }
 
     /// The peak GFLOP/s among `results` at `threads` threads: the best `bestGflops` of the square
-    /// shapes (nil if none was measured).
+    /// shapes over every implementation measured (nil if none was measured).
     public static func peakGflops(_ results: [GemmResult], threads: Int) -> Double? {
         results.filter { $0.threads == threads && $0.shape.m == $0.shape.n && $0.shape.n == $0.shape.k }
             .map(\.bestGflops).max()

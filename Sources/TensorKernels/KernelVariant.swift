@@ -5,35 +5,58 @@ import Glibc
 
 /// Which build of the Float hot-loop kernels the model runs.
 ///
-/// The package is compiled for the baseline of its architecture (on x86-64: SSE2, no FMA), so the
-/// binary runs on every node of a cluster. The Float kernels that dominate the time outside
-/// matrix products (GELU, sigmoid, LayerNorm, the attention cores' loops) are compiled a second
-/// time for the x86-64-v3 level (AVX2: 8 Float lanes instead of SSE2's 4) in the
-/// `TensorKernelsAVX2` module, and the model picks one build at run time.
+/// The package is compiled for the baseline of its architecture (on x86-64: SSE2), so the binary
+/// runs on every node of a cluster. Two more builds of the hottest Float code are chosen at run
+/// time by CPUID:
 ///
-/// The two builds are the same source and compute bitwise the same numbers: Swift never fuses
-/// a·b + c into one rounding and the vectoriser may not reorder floating-point sums, so 8 lanes
-/// instead of 4 change the speed only. Ranks on different CPUs therefore stay in step, and a run
-/// may resume on another node type bitwise (jobs/check-kernels.sh trains with both builds and
-/// compares the checkpoints; Tests/TensorKernelsAVX2Tests compares every kernel).
+/// - `x86-64-v3`: the kernels that dominate the time outside matrix products (GELU, sigmoid,
+///   LayerNorm, residual adds, bias gradients) compiled again for AVX2, 8 Float lanes instead of
+///   SSE2's 4 (module `TensorKernelsAVX2`). Same source, bitwise the same numbers: Swift never
+///   fuses a·b + c into one rounding and the vectoriser may not reorder floating-point sums.
+/// - `x86-64-v4`: the above, plus the model's Linear-layer products through the project's
+///   AVX-512 GEMM (module `TensorKernelsAVX512`) instead of OpenBLAS. A different summation than
+///   OpenBLAS's, so results differ from the other two variants in the last bits (each within
+///   Float rounding of the exact product; tested against naive products and the golden vectors).
+///
+/// Ranks on different CPUs stay in step whatever they run, because every rank applies the same
+/// optimizer step to the same all-reduced gradient; a bitwise-exact resume needs the same variant
+/// before and after (jobs/check-kernels.sh trains with generic and x86-64-v3 and compares the
+/// checkpoints bitwise).
 public enum KernelVariant: String, Sendable, CaseIterable {
     /// Baseline instructions only (always available).
     case generic
-    /// AVX2 kernels: the x86-64-v3 level (AVX2, FMA, BMI; x86-64 CPUs since about 2013–2015).
+    /// AVX2 elementwise kernels: the x86-64-v3 level (AVX2, FMA, BMI; x86-64 CPUs since 2013–2015).
     case x86_64_v3 = "x86-64-v3"
+    /// x86-64-v3 plus the AVX-512 GEMM: the x86-64-v4 level (AVX512F/BW/CD/DQ/VL).
+    case x86_64_v4 = "x86-64-v4"
 
-    /// The environment variable that overrides the choice: `auto` (the default), `generic` or
-    /// `x86-64-v3`.
+    /// The environment variable that overrides the choice: `auto` (the default), `generic`,
+    /// `x86-64-v3` or `x86-64-v4`.
     public static let environmentVariable = "FLOWFORMER_KERNELS"
 
-    /// True when this CPU and OS can run the x86-64-v3 build (CPUID + XGETBV).
+    /// True when this CPU and OS can run x86-64-v3 code (CPUID + XGETBV).
     public static let cpuSupportsX86_64_v3: Bool = flowformer_cpu_supports_x86_64_v3() != 0
+    /// True when this CPU and OS can run x86-64-v4 code.
+    public static let cpuSupportsX86_64_v4: Bool = flowformer_cpu_supports_x86_64_v4() != 0
 
     /// The fastest variant this CPU supports.
-    public static var best: KernelVariant { cpuSupportsX86_64_v3 ? .x86_64_v3 : .generic }
+    public static var best: KernelVariant {
+        cpuSupportsX86_64_v4 ? .x86_64_v4 : cpuSupportsX86_64_v3 ? .x86_64_v3 : .generic
+    }
 
     /// True when this process can run the variant.
-    public var isSupported: Bool { self == .generic || Self.cpuSupportsX86_64_v3 }
+    public var isSupported: Bool {
+        switch self {
+        case .generic: return true
+        case .x86_64_v3: return Self.cpuSupportsX86_64_v3
+        case .x86_64_v4: return Self.cpuSupportsX86_64_v4
+        }
+    }
+
+    /// True when the AVX2 elementwise kernels run (v3 and v4).
+    public var usesAVX2Kernels: Bool { self != .generic }
+    /// True when the Linear layers' products run on the AVX-512 GEMM.
+    public var usesAVX512Gemm: Bool { self == .x86_64_v4 }
 
     /// The variant the model dispatches to. Starts as `best`; the command line sets it once at
     /// start-up from `FLOWFORMER_KERNELS` (`fromEnvironment()`), before any model exists.
@@ -47,11 +70,12 @@ public enum KernelVariant: String, Sendable, CaseIterable {
         }
         guard let variant = KernelVariant(rawValue: raw) else {
             throw KernelVariantError(message: "\(environmentVariable)=\(raw) is not a kernel variant "
-                + "(use auto, \(allCases.map(\.rawValue).joined(separator: " or ")))")
+                + "(use auto, \(allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         guard variant.isSupported else {
-            throw KernelVariantError(message: "\(environmentVariable)=\(raw): this CPU lacks AVX2/FMA "
-                + "(x86-64-v3); use auto or generic")
+            throw KernelVariantError(message: "\(environmentVariable)=\(raw): this CPU cannot run "
+                + "\(raw) code; use auto or one of: "
+                + allCases.filter(\.isSupported).map(\.rawValue).joined(separator: ", "))
         }
         return variant
     }

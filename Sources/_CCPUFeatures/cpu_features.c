@@ -27,6 +27,20 @@ int flowformer_cpu_supports_x86_64_v3(void) {
     if (!bit(ecx, 0) || !bit(ecx, 5)) return 0;
     return 1;
 }
+int flowformer_cpu_supports_x86_64_v4(void) {
+    if (!flowformer_cpu_supports_x86_64_v3()) return 0;
+    unsigned xcr0_low, xcr0_high;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
+    if ((xcr0_low & 0xE0u) != 0xE0u) return 0;
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
+    // Leaf 7, sub-leaf 0, EBX: AVX512F 16, AVX512DQ 17, AVX512CD 28, AVX512BW 30, AVX512VL 31.
+    static const int leaf7[] = {16, 17, 28, 30, 31};
+    for (unsigned i = 0; i < sizeof leaf7 / sizeof leaf7[0]; i++)
+        if (!bit(ebx, leaf7[i])) return 0;
+    return 1;
+}
 #else
 int flowformer_cpu_supports_x86_64_v3(void) { return 0; }
+int flowformer_cpu_supports_x86_64_v4(void) { return 0; }
 #endif

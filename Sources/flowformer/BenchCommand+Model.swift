@@ -110,7 +110,7 @@ struct BenchModelCommand: FlowformerCommand {
         var settings = settings()
         if settings.singleThreadPeakGflops == nil && !output.quick {
             // Every rank measures on its own core at the same time; the best counts.
-            let measured = SgemmBenchmark.run(shapes: [.square(1024), .square(2048)], threads: 1,
+            let measured = SgemmBenchmark.runUsed(shapes: [.square(1024), .square(2048)], threads: 1,
                                               policy: RepeatPolicy(warmup: 1, minRepeats: 5, maxRepeats: 20, budgetSeconds: 1))
             let local = SgemmBenchmark.peakGflops(measured, threads: 1) ?? 0
             settings.singleThreadPeakGflops = try world.allReduce(local, op: .max)

@@ -1,4 +1,5 @@
 import Testing
+import TensorKernels
 @testable import Benchmarks
 
 @Suite struct SgemmBenchmarkTests {
@@ -21,5 +22,15 @@ import Testing
         }
         #expect(SgemmBenchmark.peakGflops(results, threads: 1) == results[0].bestGflops)
         #expect(SgemmBenchmark.peakGflops(results, threads: 2) == nil)
+    }
+
+    @Test func theAVX512GemmIsMeasuredWhereTheModelWouldUseIt() {
+        let shapes = [GemmShape.square(64)]
+        let used = SgemmBenchmark.runUsed(shapes: shapes, threads: 1, policy: .quick)
+        #expect(used.map(\.implementation) == GemmImplementation.used(threads: 1))
+        #expect(GemmImplementation.used(threads: 2) == [.openBLAS])
+        if KernelVariant.active.usesAVX512Gemm {
+            #expect(used.contains { $0.implementation == .avx512 && $0.bestGflops > 0 })
+        }
     }
 }

@@ -156,7 +156,7 @@ struct KernelVariantTests {
         }
         setenv(KernelVariant.environmentVariable, "avx512", 1)
         let error = #expect(throws: KernelVariantError.self) { try KernelVariant.fromEnvironment() }
-        #expect(error?.message == "FLOWFORMER_KERNELS=avx512 is not a kernel variant (use auto, generic or x86-64-v3)")
+        #expect(error?.message == "FLOWFORMER_KERNELS=avx512 is not a kernel variant (use auto, generic, x86-64-v3, x86-64-v4)")
     }
 
     @Test("the CPU check agrees with /proc/cpuinfo's flags")

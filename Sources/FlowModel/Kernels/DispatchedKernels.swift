@@ -5,6 +5,7 @@
 import TensorKernels
 #if arch(x86_64)
 import TensorKernelsAVX2
+import TensorKernelsAVX512
 #endif
 
 enum DispatchedKernels {
@@ -12,10 +13,31 @@ enum DispatchedKernels {
     @inline(__always)
     static func useAVX2<Scalar>(_: Scalar.Type) -> Bool {
         #if arch(x86_64)
-        return Scalar.self == Float.self && KernelVariant.active == .x86_64_v3
+        return Scalar.self == Float.self && KernelVariant.active.usesAVX2Kernels
         #else
         return false
         #endif
+    }
+
+    /// C = alpha · op(A) · op(B) + beta · C, row-major (`TensorKernels.matmul`), for the Linear
+    /// layers: the AVX-512 GEMM for Float under `x86-64-v4` when BLAS runs on one thread (it is
+    /// single-threaded; with more threads OpenBLAS's threaded product is faster), else BLAS.
+    @inline(__always)
+    static func matmul<Scalar: TensorScalar>(
+        _ a: UnsafePointer<Scalar>, transposeA: Bool = false,
+        _ b: UnsafePointer<Scalar>, transposeB: Bool = false,
+        into c: UnsafeMutablePointer<Scalar>, m: Int, n: Int, k: Int, beta: Scalar = 0
+    ) {
+        #if arch(x86_64)
+        if Scalar.self == Float.self && KernelVariant.active.usesAVX512Gemm && BLASThreads.requested == 1 {
+            AVX512Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
+                             a: a.asFloat, lda: transposeA ? m : k, b: b.asFloat, ldb: transposeB ? k : n,
+                             beta: Float(beta), c: c.asFloat, ldc: n)
+            return
+        }
+        #endif
+        TensorKernels.matmul(a, transposeA: transposeA, b, transposeB: transposeB, into: c, m: m, n: n, k: k,
+                             beta: beta)
     }
 
     /// GELU and its slope in one pass: `TensorKernels.gelu(_:into:derivative:count:)`.

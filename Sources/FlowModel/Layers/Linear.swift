@@ -52,8 +52,8 @@ public struct Linear: Sendable, Equatable {
             for r in 0..<rows { (y + r &* outFeatures).update(from: b, count: outFeatures) }
             beta = 1
         }
-        matmul(x, parameters + weight.offset, transposeB: true, into: y,
-               m: rows, n: outFeatures, k: inFeatures, beta: beta)
+        DispatchedKernels.matmul(x, parameters + weight.offset, transposeB: true, into: y,
+                                 m: rows, n: outFeatures, k: inFeatures, beta: beta)
     }
 
     /// dx[rows, in] = dy · W (written, or added with `accumulateInputGradient`; skipped when
@@ -68,11 +68,11 @@ public struct Linear: Sendable, Equatable {
                                                inputGradient dx: UnsafeMutablePointer<Scalar>?,
                                                accumulateInputGradient: Bool = false) {
         if let dx {
-            matmul(dy, parameters + weight.offset, into: dx, m: rows, n: inFeatures, k: outFeatures,
-                   beta: accumulateInputGradient ? 1 : 0)
+            DispatchedKernels.matmul(dy, parameters + weight.offset, into: dx, m: rows, n: inFeatures,
+                                     k: outFeatures, beta: accumulateInputGradient ? 1 : 0)
         }
-        matmul(dy, transposeA: true, x, into: gradients + weight.offset,
-               m: outFeatures, n: inFeatures, k: rows, beta: 1)
+        DispatchedKernels.matmul(dy, transposeA: true, x, into: gradients + weight.offset,
+                                 m: outFeatures, n: inFeatures, k: rows, beta: 1)
         if let bias {
             DispatchedKernels.sumOverRows(dy, rows: rows, cols: outFeatures, into: gradients + bias.offset,
                                           accumulate: true)

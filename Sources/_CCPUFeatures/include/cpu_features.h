@@ -8,4 +8,8 @@
 /// and always 0 on other architectures.
 int flowformer_cpu_supports_x86_64_v3(void);
 
+/// 1 when, in addition, the x86-64-v4 level is available: AVX512F, AVX512BW, AVX512CD, AVX512DQ,
+/// AVX512VL, and the operating system saves the opmask and ZMM registers (XCR0 bits 5–7).
+int flowformer_cpu_supports_x86_64_v4(void);
+
 #endif

@@ -1,0 +1,290 @@
+// Single-precision matrix product for CPUs with AVX-512 (the x86-64-v4 level), built with
+// `-Xcc -march=x86-64-v4` (Package.swift) and used by the model's Linear layers when
+// `KernelVariant.active` is `.x86_64_v4` (FlowModel/Kernels/DispatchedKernels.swift).
+//
+// Why a GEMM of our own: this machine's OpenBLAS (0.3.21) runs its Haswell (AVX2) kernels, which
+// reach about 125 GFLOP/s on one core; its own AVX-512 kernels are not trusted on every CPU in
+// this version. On a core with full-width AVX-512 units the same arithmetic can go about twice as
+// fast, and this file reaches that with one register-blocked kernel (README "Performance").
+//
+// The method is the usual blocked GEMM (Goto; BLIS):
+//
+//     C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C        row-major, op = identity or ᵀ
+//
+//     for jc in 0..<n step NC                      B block: KC × NC, packed once, reused for all of m
+//       for pc in 0..<k step KC
+//         pack op(B)[pc..<pc+KC, jc..<jc+NC] into NR-column panels   [⌈NC/NR⌉][KC][NR]
+//         for ic in 0..<m step MC                  A block: MC × KC, stays in L2
+//           pack alpha · op(A)[ic..<ic+MC, pc..<pc+KC] into MR-row panels  [⌈MC/MR⌉][KC][MR]
+//           for each NR panel of B, for each MR panel of A:
+//             C tile [MR, NR] (+)= A panel · B panel       the micro-kernel: 24 zmm accumulators
+//
+// Panels are zero-padded to whole MR / NR, so the micro-kernel always computes a full tile;
+// tiles on the right or bottom edge of C go through a scratch tile and only their valid part is
+// written. Every element of C is summed over k in the same order (KC blocks in sequence, each a
+// straight sum in one register lane) whatever m, n and the tile position: a row's result does
+// not depend on how many rows the product has, so ranks that split a batch differently compute
+// the same numbers.
+//
+// Nothing here calls another module's generic code, so this object defines only its own symbols
+// (jobs/check-kernels.sh checks it): all AVX-512 code stays inside it.
+#if arch(x86_64)
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A 16-lane Float vector: one zmm register.
+typealias Lanes = SIMD16<Float>
+
+public enum AVX512Gemm {
+    /// Rows of C per micro-tile.
+    static let mr = 12
+    /// Columns of C per micro-tile: two 16-lane vectors.
+    static let nr = 32
+    /// Depth of one packed block (k step): a B panel (KC × NR) is 32 KiB and an A panel
+    /// (KC × MR) 12 KiB, together inside a 48 KiB L1.
+    static let kc = 256
+    /// Rows of A per packed block: MC × KC = 144 KiB, inside L2.
+    static let mc = 144
+    /// Columns of B per packed block: KC × NC = 2 MiB.
+    static let nc = 2048
+
+    /// C = alpha · op(A) · op(B) + beta · C, row-major with leading dimensions (as BLAS sgemm with
+    /// CblasRowMajor). op(A) is [m, k]: A itself ([m, k], lda ≥ k) or, with `transposeA`, Aᵀ of
+    /// A stored [k, m] (lda ≥ m); likewise op(B) [k, n]. beta = 0 ignores C's old contents
+    /// (NaN included). Thread-safe: each thread packs into its own buffers.
+    public static func sgemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                             alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                             b: UnsafePointer<Float>, ldb: Int,
+                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m <= 0 || n <= 0 { return }
+        if k <= 0 || alpha == 0 {
+            scaleC(c, m: m, n: n, ldc: ldc, beta: beta)
+            return
+        }
+        if beta != 0 && beta != 1 { scaleC(c, m: m, n: n, ldc: ldc, beta: beta) }
+        let buffers = PackingBuffers.forCurrentThread()
+        var jc = 0
+        while jc < n {
+            let ncBlock = min(nc, n &- jc)
+            var pc = 0
+            while pc < k {
+                let kcBlock = min(kc, k &- pc)
+                packB(b, ldb: ldb, transposed: transposeB, depthStart: pc, depth: kcBlock,
+                      columnStart: jc, columns: ncBlock, into: buffers.packedB)
+                // The first k block overwrites C when beta is 0; every other adds.
+                let overwrite = pc == 0 && beta == 0
+                var ic = 0
+                while ic < m {
+                    let mcBlock = min(mc, m &- ic)
+                    packA(a, lda: lda, transposed: transposeA, alpha: alpha, rowStart: ic, rows: mcBlock,
+                          depthStart: pc, depth: kcBlock, into: buffers.packedA)
+                    multiplyBlock(rows: mcBlock, columns: ncBlock, depth: kcBlock,
+                                  packedA: buffers.packedA, packedB: buffers.packedB,
+                                  c: c + (ic &* ldc &+ jc), ldc: ldc, overwrite: overwrite,
+                                  scratchTile: buffers.scratchTile)
+                    ic &+= mcBlock
+                }
+                pc &+= kcBlock
+            }
+            jc &+= ncBlock
+        }
+    }
+
+    /// C[m, n] = beta · C (beta = 0 writes zeros, whatever C held).
+    static func scaleC(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, ldc: Int, beta: Float) {
+        for i in 0..<m {
+            let row = c + i &* ldc
+            var j = 0
+            if beta == 0 {
+                while j < n { row[j] = 0; j &+= 1 }
+            } else {
+                while j < n { row[j] = beta * row[j]; j &+= 1 }
+            }
+        }
+    }
+
+    /// Packs op(B)[depthStart ..< +depth, columnStart ..< +columns] into ⌈columns/NR⌉ panels, each
+    /// [depth][NR] (row p of a panel: NR consecutive columns), zero beyond `columns`.
+    static func packB(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, depthStart: Int, depth: Int,
+                      columnStart: Int, columns: Int, into packed: UnsafeMutablePointer<Float>) {
+        var panelStart = 0
+        var panel = packed
+        while panelStart < columns {
+            let width = min(nr, columns &- panelStart)
+            let column0 = columnStart &+ panelStart
+            if !transposed {
+                // op(B) = B [k, n]: a panel row is `width` consecutive floats of a B row.
+                for p in 0..<depth {
+                    let source = b + ((depthStart &+ p) &* ldb &+ column0)
+                    let target = panel + p &* nr
+                    if width == nr {
+                        let raw = UnsafeRawPointer(source), out = UnsafeMutableRawPointer(target)
+                        out.storeBytes(of: raw.loadUnaligned(as: Lanes.self), as: Lanes.self)
+                        (out + 64).storeBytes(of: (raw + 64).loadUnaligned(as: Lanes.self), as: Lanes.self)
+                    } else {
+                        var r = 0
+                        while r < width { target[r] = source[r]; r &+= 1 }
+                        while r < nr { target[r] = 0; r &+= 1 }
+                    }
+                }
+            } else {
+                // op(B) = Bᵀ with B stored [n, k]: column j of op(B) is row j of B, contiguous in p.
+                for r in 0..<nr {
+                    let target = panel + r
+                    if r < width {
+                        let source = b + ((column0 &+ r) &* ldb &+ depthStart)
+                        var p = 0
+                        while p < depth { target[p &* nr] = source[p]; p &+= 1 }
+                    } else {
+                        var p = 0
+                        while p < depth { target[p &* nr] = 0; p &+= 1 }
+                    }
+                }
+            }
+            panelStart &+= nr
+            panel += depth &* nr
+        }
+    }
+
+    /// Packs alpha · op(A)[rowStart ..< +rows, depthStart ..< +depth] into ⌈rows/MR⌉ panels,
+    /// each [depth][MR] (column p of a panel: MR consecutive rows), zero beyond `rows`.
+    static func packA(_ a: UnsafePointer<Float>, lda: Int, transposed: Bool, alpha: Float, rowStart: Int,
+                      rows: Int, depthStart: Int, depth: Int, into packed: UnsafeMutablePointer<Float>) {
+        var panelStart = 0
+        var panel = packed
+        while panelStart < rows {
+            let height = min(mr, rows &- panelStart)
+            let row0 = rowStart &+ panelStart
+            if !transposed {
+                // op(A) = A [m, k]: row r of the panel is contiguous in p.
+                for r in 0..<mr {
+                    let target = panel + r
+                    if r < height {
+                        let source = a + ((row0 &+ r) &* lda &+ depthStart)
+                        var p = 0
+                        if alpha == 1 {
+                            while p < depth { target[p &* mr] = source[p]; p &+= 1 }
+                        } else {
+                            while p < depth { target[p &* mr] = alpha * source[p]; p &+= 1 }
+                        }
+                    } else {
+                        var p = 0
+                        while p < depth { target[p &* mr] = 0; p &+= 1 }
+                    }
+                }
+            } else {
+                // op(A) = Aᵀ with A stored [k, m]: the MR rows at depth p are contiguous in A.
+                for p in 0..<depth {
+                    let source = a + ((depthStart &+ p) &* lda &+ row0)
+                    let target = panel + p &* mr
+                    var r = 0
+                    if alpha == 1 {
+                        while r < height { target[r] = source[r]; r &+= 1 }
+                    } else {
+                        while r < height { target[r] = alpha * source[r]; r &+= 1 }
+                    }
+                    while r < mr { target[r] = 0; r &+= 1 }
+                }
+            }
+            panelStart &+= mr
+            panel += depth &* mr
+        }
+    }
+
+    /// C block [rows, columns] (+)= packed A block · packed B block, one micro-tile at a time.
+    static func multiplyBlock(rows: Int, columns: Int, depth: Int,
+                              packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+                              c: UnsafeMutablePointer<Float>, ldc: Int, overwrite: Bool,
+                              scratchTile: UnsafeMutablePointer<Float>) {
+        var j = 0
+        var panelB = packedB
+        while j < columns {
+            let width = min(nr, columns &- j)
+            var i = 0
+            var panelA = packedA
+            while i < rows {
+                let height = min(mr, rows &- i)
+                let tile = c + (i &* ldc &+ j)
+                if height == mr && width == nr {
+                    microKernel(depth: depth, a: panelA, b: panelB, c: tile, ldc: ldc, overwrite: overwrite)
+                } else {
+                    // Edge tile: compute the full tile into scratch, then write the valid part.
+                    microKernel(depth: depth, a: panelA, b: panelB, c: scratchTile, ldc: nr, overwrite: true)
+                    for r in 0..<height {
+                        let source = scratchTile + r &* nr, target = tile + r &* ldc
+                        var col = 0
+                        if overwrite {
+                            while col < width { target[col] = source[col]; col &+= 1 }
+                        } else {
+                            while col < width { target[col] += source[col]; col &+= 1 }
+                        }
+                    }
+                }
+                i &+= mr
+                panelA += depth &* mr
+            }
+            j &+= nr
+            panelB += depth &* nr
+        }
+    }
+
+    /// C tile [12, 32] (+)= A panel [depth][12] · B panel [depth][32]: 24 accumulators of 16
+    /// lanes, per step of p two B loads, 12 broadcasts and 24 fused multiply-adds.
+    @inline(__always)
+    static func microKernel(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                            c: UnsafeMutablePointer<Float>, ldc: Int, overwrite: Bool) {
+        var c00 = Lanes(), c01 = Lanes(), c10 = Lanes(), c11 = Lanes(), c20 = Lanes(), c21 = Lanes()
+        var c30 = Lanes(), c31 = Lanes(), c40 = Lanes(), c41 = Lanes(), c50 = Lanes(), c51 = Lanes()
+        var c60 = Lanes(), c61 = Lanes(), c70 = Lanes(), c71 = Lanes(), c80 = Lanes(), c81 = Lanes()
+        var c90 = Lanes(), c91 = Lanes(), ca0 = Lanes(), ca1 = Lanes(), cb0 = Lanes(), cb1 = Lanes()
+        var ap = a, bp = b
+        var p = 0
+        while p < depth {
+            let b0 = UnsafeRawPointer(bp).load(as: Lanes.self)
+            let b1 = UnsafeRawPointer(bp + 16).load(as: Lanes.self)
+            var s = Lanes(repeating: ap[0]); c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+            s = Lanes(repeating: ap[1]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
+            s = Lanes(repeating: ap[2]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
+            s = Lanes(repeating: ap[3]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
+            s = Lanes(repeating: ap[4]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
+            s = Lanes(repeating: ap[5]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
+            s = Lanes(repeating: ap[6]); c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
+            s = Lanes(repeating: ap[7]); c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
+            s = Lanes(repeating: ap[8]); c80 = c80.addingProduct(s, b0); c81 = c81.addingProduct(s, b1)
+            s = Lanes(repeating: ap[9]); c90 = c90.addingProduct(s, b0); c91 = c91.addingProduct(s, b1)
+            s = Lanes(repeating: ap[10]); ca0 = ca0.addingProduct(s, b0); ca1 = ca1.addingProduct(s, b1)
+            s = Lanes(repeating: ap[11]); cb0 = cb0.addingProduct(s, b0); cb1 = cb1.addingProduct(s, b1)
+            ap += 12
+            bp += 32
+            p &+= 1
+        }
+        storeRow(c, ldc: ldc, row: 0, c00, c01, overwrite: overwrite)
+        storeRow(c, ldc: ldc, row: 1, c10, c11, overwrite: overwrite)
+        storeRow(c, ldc: ldc, row: 2, c20, c21, overwrite: overwrite)
+        storeRow(c, ldc: ldc, row: 3, c30, c31, overwrite: overwrite)
+        storeRow(c, ldc: ldc, row: 4, c40, c41, overwrite: overwrite)
+        storeRow(c, ldc: ldc, row: 5, c50, c51, overwrite: overwrite)
+        storeRow(c, ldc: ldc, row: 6, c60, c61, overwrite: overwrite)
+        storeRow(c, ldc: ldc, row: 7, c70, c71, overwrite: overwrite)
+        storeRow(c, ldc: ldc, row: 8, c80, c81, overwrite: overwrite)
+        storeRow(c, ldc: ldc, row: 9, c90, c91, overwrite: overwrite)
+        storeRow(c, ldc: ldc, row: 10, ca0, ca1, overwrite: overwrite)
+        storeRow(c, ldc: ldc, row: 11, cb0, cb1, overwrite: overwrite)
+    }
+
+    /// C[row, 0..<32] = (or +=) the two accumulators.
+    @inline(__always)
+    static func storeRow(_ c: UnsafeMutablePointer<Float>, ldc: Int, row: Int, _ left: Lanes, _ right: Lanes,
+                         overwrite: Bool) {
+        let target = UnsafeMutableRawPointer(c + row &* ldc)
+        if overwrite {
+            target.storeBytes(of: left, as: Lanes.self)
+            (target + 64).storeBytes(of: right, as: Lanes.self)
+        } else {
+            target.storeBytes(of: target.loadUnaligned(as: Lanes.self) + left, as: Lanes.self)
+            (target + 64).storeBytes(of: (target + 64).loadUnaligned(as: Lanes.self) + right, as: Lanes.self)
+        }
+    }
+}
+#endif
