@@ -102,6 +102,7 @@ enum CommandRunner {
                 return ExitStatus.failure
             }
             if MPIRuntime.isActive, let world = try? Communicator.world(), world.size > 1 {
+                recordExitStatus(ExitStatus.failure)   // MPI_Abort does not return
                 world.abort(message: errorLinePrefix(world) + line, code: ExitStatus.failure)
             }
             writeErrorLine(line)
@@ -130,9 +131,38 @@ enum CommandRunner {
         return "flowformer: error: "
     }
 
-    /// Flushes stdout and ends the process with `status`.
+    /// Flushes stdout, records `status` for the launching script (`statusFileVariable`) and ends
+    /// the process with it.
     static func exitProcess(_ status: Int32) -> Never {
         fflush(stdout)
+        recordExitStatus(status)
         exit(status)
+    }
+
+    /// When set, rank 0 writes its exit status (one line, e.g. `75`) to this file as its last act.
+    ///
+    /// A launcher's own status is not always the trainer's: `srun` can report 0 for a job step
+    /// whose tasks never started (a step launch aborted while the previous step of a requeued job
+    /// was still being torn down). jobs/slurm/train.sbatch sets this variable and treats "launcher
+    /// status 0, no status file" as a failed launch, which it retries, instead of a finished run.
+    static let statusFileVariable = "FLOWFORMER_STATUS_FILE"
+
+    /// Writes `status` to `FLOWFORMER_STATUS_FILE` on rank 0 (or a process outside a launcher):
+    /// to a temporary name first, then renamed, so the file is either absent or complete.
+    static func recordExitStatus(_ status: Int32) {
+        let environment = ProcessInfo.processInfo.environment
+        guard let path = environment[statusFileVariable], !path.isEmpty else { return }
+        // The launchers' rank variables: any that is set must say 0.
+        for name in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID", "PMI_RANK"] {
+            if let rank = environment[name], rank != "0" { return }
+        }
+        let temporary = path + ".\(getpid()).tmp"
+        do {
+            try Data("\(status)\n".utf8).write(to: URL(fileURLWithPath: temporary))
+            guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+        } catch {
+            unlink(temporary)
+            Communicator.writeStderrLine("flowformer: warning: cannot write the exit status to \(statusFileVariable)=\(path)")
+        }
     }
 }

@@ -28,6 +28,25 @@ extension EndToEnd {
             #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Stack dump"), "\(result)")
         }
 
+        /// FLOWFORMER_STATUS_FILE: rank 0 alone records the status it exits with, for a
+        /// configuration error (1) and for a completed run (0); absent, nothing is written.
+        @Test func rankZeroRecordsItsExitStatus() throws {
+            let run = try RunSetup("lm")
+            let flowformer = try ProcessRunner.builtProduct("flowformer")
+            let directory = (run.configPath as NSString).deletingLastPathComponent
+            let statusFile = directory + "/status"
+            for (arguments, expected) in [(["--set", "train.bogus=1"], "1\n"), ([], "0\n")] {
+                try? FileManager.default.removeItem(atPath: statusFile)
+                let result = try ProcessRunner.mpirun(ranks: 2, flowformer, ["train", "--config", run.configPath] + arguments,
+                                                      environment: ["FLOWFORMER_STATUS_FILE": statusFile],
+                                                      timeoutSeconds: 300)
+                #expect(result.status == Int32(expected.dropLast())!, "\(result)")
+                #expect((try? String(contentsOfFile: statusFile, encoding: .utf8)) == expected, "\(arguments): \(result)")
+            }
+            let others = try FileManager.default.contentsOfDirectory(atPath: directory)
+            #expect(!others.contains { $0.hasSuffix(".tmp") }, "no temporary status files left: \(others)")
+        }
+
         @Test func missingConfigFileAndBadUsage() throws {
             let flowformer = try ProcessRunner.builtProduct("flowformer")
             let missing = try ProcessRunner.run(flowformer, ["train", "--config", "/nonexistent/run.yaml"])

@@ -4,7 +4,8 @@
 # (`scancel --batch --signal=USR1`, what `--signal=B:USR1@120` does before the time limit),
 # checks that it checkpointed and was requeued, lets the requeued job finish, and compares its
 # final checkpoint with an uninterrupted run's: bitwise equal (h5diff, no tolerance).
-# The daemons are stopped by PID at the end, pass or fail. Needs root; exit 0 = pass.
+# Then a job whose launcher exits 0 without running the trainer must be retried and fail, not
+# complete. The daemons are stopped by PID at the end, pass or fail. Needs root; exit 0 = pass.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -77,6 +78,8 @@ done
 [ "$state" = COMPLETED ] || fail "job ended in state '$state'"
 restarts=$(grep -c "start (restart" "$scratch/job.log")
 [ "$restarts" -eq 2 ] || fail "expected 2 starts in the job log (first run + requeue), found $restarts"
+launches=$(grep -c "launching again" "$scratch/job.log") || true
+[ "$launches" -eq 0 ] || echo "requeue-test: note: $launches step launch(es) did not start and were retried (see the job log)"
 grep -q "resuming from" "$scratch/job.log" || fail "the requeued job did not resume from a checkpoint"
 
 final=checkpoint-000000060.h5
@@ -84,4 +87,20 @@ for group in /model /optimizer; do
   h5diff -r "$scratch/reference/$final" "$scratch/preempted/$final" "$group" "$group" >/dev/null \
     || fail "final $group differs from the uninterrupted run's"
 done
-echo "requeue-test: ok (job $job: signalled, checkpointed, requeued, resumed; final checkpoint bitwise equal to the uninterrupted run)"
+
+# A launcher that exits 0 although no trainer ran (what srun reports for a step whose tasks never
+# started) must not end the job as if training had finished: the script launches again, then
+# fails. /bin/true stands in for the trainer's tasks: they start and exit 0 without a status.
+silent=$(sbatch --parsable --ntasks=2 --output="$scratch/silent.log" --chdir="$root" \
+         --export=ALL,FLOWFORMER_BIN=/bin/true,FLOWFORMER_LAUNCH_ATTEMPTS=2 \
+         jobs/slurm/train.sbatch "$scratch/run.yaml") || fail "sbatch (silent launcher) failed"
+for _ in $(seq 300); do
+  state=$(scontrol show job "$silent" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+  case "$state" in COMPLETED|FAILED|CANCELLED) break ;; esac
+  sleep 0.1
+done
+[ "$state" = FAILED ] || fail "a launch that never ran the trainer ended in state '$state', not FAILED"
+grep -q "launching again" "$scratch/silent.log" || fail "the silent launch was not retried"
+grep -q "giving up" "$scratch/silent.log" || fail "the script did not give up after the silent launches"
+
+echo "requeue-test: ok (job $job: signalled, checkpointed, requeued, resumed; final checkpoint bitwise equal to the uninterrupted run; a launch that never ran the trainer is retried, then fails)"
