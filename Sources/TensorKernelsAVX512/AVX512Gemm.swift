@@ -77,11 +77,20 @@ public enum AVX512Gemm {
                 var ic = 0
                 while ic < m {
                     let mcBlock = min(mc, m &- ic)
-                    packA(a, lda: lda, transposed: transposeA, alpha: alpha, rowStart: ic, rows: mcBlock,
-                          depthStart: pc, depth: kcBlock, into: buffers.packedA)
-                    multiplyBlock(rows: mcBlock, columns: ncBlock, depth: kcBlock,
-                                  packedA: buffers.packedA, packedB: buffers.packedB,
-                                  c: c + (ic &* ldc &+ jc), ldc: ldc, overwrite: overwrite,
+                    let block: MatrixA
+                    if alpha == 1 {
+                        // op(A) read in place: element (i, p) of the block at i·rowStride + p·depthStride.
+                        block = transposeA
+                            ? MatrixA(base: a + (pc &* lda &+ ic), rowStride: 1, depthStride: lda)
+                            : MatrixA(base: a + (ic &* lda &+ pc), rowStride: lda, depthStride: 1)
+                    } else {
+                        packA(a, lda: lda, transposed: transposeA, alpha: alpha, rowStart: ic, rows: mcBlock,
+                              depthStart: pc, depth: kcBlock, into: buffers.packedA)
+                        block = MatrixA(base: buffers.packedA, rowStride: 1, depthStride: mr, packed: true)
+                    }
+                    multiplyBlock(rows: mcBlock, columns: ncBlock, depth: kcBlock, a: block,
+                                  packedB: buffers.packedB, c: c + (ic &* ldc &+ jc), ldc: ldc,
+                                  overwrite: overwrite, edgePanel: buffers.edgePanel,
                                   scratchTile: buffers.scratchTile)
                     ic &+= mcBlock
                 }
@@ -192,70 +201,121 @@ public enum AVX512Gemm {
         }
     }
 
-    /// C block [rows, columns] (+)= packed A block · packed B block, one micro-tile at a time.
-    static func multiplyBlock(rows: Int, columns: Int, depth: Int,
-                              packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+    /// Where the rows of an A block are: element (i, p) of op(A) restricted to the block is at
+    /// base + i·rowStride + p·depthStride. op(A) itself is read in place (A [m, k]: rowStride lda,
+    /// depthStride 1; Aᵀ of A [k, m]: rowStride 1, depthStride lda); only alpha ≠ 1 packs it
+    /// (`packed`: whole MR-row panels of [depth][MR], rowStride 1, depthStride MR).
+    struct MatrixA {
+        var base: UnsafePointer<Float>
+        var rowStride: Int
+        var depthStride: Int
+        var packed = false
+
+        init(base: UnsafePointer<Float>, rowStride: Int, depthStride: Int, packed: Bool = false) {
+            self.base = base
+            self.rowStride = rowStride
+            self.depthStride = depthStride
+            self.packed = packed
+        }
+    }
+
+    /// C block [rows, columns] (+)= A block · packed B block, one micro-tile at a time.
+    ///
+    /// A full tile reads its 12 rows of A in place (no copy: reading A is what packing it would
+    /// cost, and the 12 rows stay in cache for every B panel). The bottom tile, when it has fewer
+    /// than 12 rows, is first copied into a zero-padded panel so that the kernel never reads past A.
+    static func multiplyBlock(rows: Int, columns: Int, depth: Int, a: MatrixA,
+                              packedB: UnsafePointer<Float>,
                               c: UnsafeMutablePointer<Float>, ldc: Int, overwrite: Bool,
+                              edgePanel: UnsafeMutablePointer<Float>,
                               scratchTile: UnsafeMutablePointer<Float>) {
+        let fullRows = a.packed ? rows : rows / mr * mr
+        if fullRows < rows {
+            // The partial bottom tile's rows, zero-padded to MR: [depth][MR].
+            let height = rows &- fullRows
+            for p in 0..<depth {
+                let target = edgePanel + p &* mr
+                let source = a.base + (fullRows &* a.rowStride &+ p &* a.depthStride)
+                var r = 0
+                while r < height { target[r] = source[r &* a.rowStride]; r &+= 1 }
+                while r < mr { target[r] = 0; r &+= 1 }
+            }
+        }
         var j = 0
         var panelB = packedB
         while j < columns {
             let width = min(nr, columns &- j)
             var i = 0
-            var panelA = packedA
             while i < rows {
                 let height = min(mr, rows &- i)
                 let tile = c + (i &* ldc &+ j)
-                if height == mr && width == nr {
-                    microKernel(depth: depth, a: panelA, b: panelB, c: tile, ldc: ldc, overwrite: overwrite)
+                let direct = width == nr && height == mr
+                let target = direct ? tile : scratchTile
+                let targetStride = direct ? ldc : nr
+                let store = direct ? overwrite : true
+                if a.packed {
+                    microKernel(depth: depth, a: a.base + i &* depth, rowStride: 1, depthStride: mr,
+                                b: panelB, c: target, ldc: targetStride, overwrite: store)
+                } else if i >= fullRows {
+                    microKernel(depth: depth, a: edgePanel, rowStride: 1, depthStride: mr,
+                                b: panelB, c: target, ldc: targetStride, overwrite: store)
+                } else if a.depthStride == 1 {
+                    microKernel(depth: depth, a: a.base + i &* a.rowStride, rowStride: a.rowStride, depthStride: 1,
+                                b: panelB, c: target, ldc: targetStride, overwrite: store)
                 } else {
-                    // Edge tile: compute the full tile into scratch, then write the valid part.
-                    microKernel(depth: depth, a: panelA, b: panelB, c: scratchTile, ldc: nr, overwrite: true)
+                    microKernel(depth: depth, a: a.base + i, rowStride: 1, depthStride: a.depthStride,
+                                b: panelB, c: target, ldc: targetStride, overwrite: store)
+                }
+                if !direct {
+                    // Edge tile: write the valid part of the scratch tile.
                     for r in 0..<height {
-                        let source = scratchTile + r &* nr, target = tile + r &* ldc
+                        let source = scratchTile + r &* nr, destination = tile + r &* ldc
                         var col = 0
                         if overwrite {
-                            while col < width { target[col] = source[col]; col &+= 1 }
+                            while col < width { destination[col] = source[col]; col &+= 1 }
                         } else {
-                            while col < width { target[col] += source[col]; col &+= 1 }
+                            while col < width { destination[col] += source[col]; col &+= 1 }
                         }
                     }
                 }
                 i &+= mr
-                panelA += depth &* mr
             }
             j &+= nr
             panelB += depth &* nr
         }
     }
 
-    /// C tile [12, 32] (+)= A panel [depth][12] · B panel [depth][32]: 24 accumulators of 16
-    /// lanes, per step of p two B loads, 12 broadcasts and 24 fused multiply-adds.
+    /// C tile [12, 32] (+)= A rows · B panel [depth][32], with A's element (r, p) at
+    /// a + r·rowStride + p·depthStride: 24 accumulators of 16 lanes; per step of p, two B loads,
+    /// 12 broadcasts and 24 fused multiply-adds. Always inlined with one of the strides a constant,
+    /// so each call site compiles to its own loop.
     @inline(__always)
-    static func microKernel(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                            c: UnsafeMutablePointer<Float>, ldc: Int, overwrite: Bool) {
+    static func microKernel(depth: Int, a: UnsafePointer<Float>, rowStride: Int, depthStride: Int,
+                            b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, overwrite: Bool) {
         var c00 = Lanes(), c01 = Lanes(), c10 = Lanes(), c11 = Lanes(), c20 = Lanes(), c21 = Lanes()
         var c30 = Lanes(), c31 = Lanes(), c40 = Lanes(), c41 = Lanes(), c50 = Lanes(), c51 = Lanes()
         var c60 = Lanes(), c61 = Lanes(), c70 = Lanes(), c71 = Lanes(), c80 = Lanes(), c81 = Lanes()
         var c90 = Lanes(), c91 = Lanes(), ca0 = Lanes(), ca1 = Lanes(), cb0 = Lanes(), cb1 = Lanes()
+        let r1 = rowStride, r2 = rowStride &* 2, r3 = rowStride &* 3
         var ap = a, bp = b
         var p = 0
         while p < depth {
             let b0 = UnsafeRawPointer(bp).load(as: Lanes.self)
             let b1 = UnsafeRawPointer(bp + 16).load(as: Lanes.self)
+            let a4 = ap + r2 &* 2, a8 = ap + r2 &* 4
             var s = Lanes(repeating: ap[0]); c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
-            s = Lanes(repeating: ap[1]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
-            s = Lanes(repeating: ap[2]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
-            s = Lanes(repeating: ap[3]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
-            s = Lanes(repeating: ap[4]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
-            s = Lanes(repeating: ap[5]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
-            s = Lanes(repeating: ap[6]); c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
-            s = Lanes(repeating: ap[7]); c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
-            s = Lanes(repeating: ap[8]); c80 = c80.addingProduct(s, b0); c81 = c81.addingProduct(s, b1)
-            s = Lanes(repeating: ap[9]); c90 = c90.addingProduct(s, b0); c91 = c91.addingProduct(s, b1)
-            s = Lanes(repeating: ap[10]); ca0 = ca0.addingProduct(s, b0); ca1 = ca1.addingProduct(s, b1)
-            s = Lanes(repeating: ap[11]); cb0 = cb0.addingProduct(s, b0); cb1 = cb1.addingProduct(s, b1)
-            ap += 12
+            s = Lanes(repeating: ap[r1]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
+            s = Lanes(repeating: ap[r2]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
+            s = Lanes(repeating: ap[r3]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
+            s = Lanes(repeating: a4[0]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
+            s = Lanes(repeating: a4[r1]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
+            s = Lanes(repeating: a4[r2]); c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
+            s = Lanes(repeating: a4[r3]); c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
+            s = Lanes(repeating: a8[0]); c80 = c80.addingProduct(s, b0); c81 = c81.addingProduct(s, b1)
+            s = Lanes(repeating: a8[r1]); c90 = c90.addingProduct(s, b0); c91 = c91.addingProduct(s, b1)
+            s = Lanes(repeating: a8[r2]); ca0 = ca0.addingProduct(s, b0); ca1 = ca1.addingProduct(s, b1)
+            s = Lanes(repeating: a8[r3]); cb0 = cb0.addingProduct(s, b0); cb1 = cb1.addingProduct(s, b1)
+            ap += depthStride
             bp += 32
             p &+= 1
         }

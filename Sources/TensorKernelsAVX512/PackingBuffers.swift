@@ -5,17 +5,20 @@
 import Glibc
 #endif
 
-/// The packed A block [⌈MC/MR⌉][KC][MR], the packed B block [⌈NC/NR⌉][KC][NR] and a scratch
-/// micro-tile [MR, NR], 64-byte aligned, of one thread.
+/// The packed A block [⌈MC/MR⌉][KC][MR] (alpha ≠ 1 only), the packed B block [⌈NC/NR⌉][KC][NR],
+/// the zero-padded panel of a partial bottom tile [KC][MR] and a scratch micro-tile [MR, NR],
+/// 64-byte aligned, of one thread.
 struct PackingBuffers {
     let packedA: UnsafeMutablePointer<Float>
     let packedB: UnsafeMutablePointer<Float>
+    let edgePanel: UnsafeMutablePointer<Float>
     let scratchTile: UnsafeMutablePointer<Float>
 
     static let packedACount = AVX512Gemm.mc * AVX512Gemm.kc                      // MC is a multiple of MR
     static let packedBCount = (AVX512Gemm.nc + AVX512Gemm.nr - 1) / AVX512Gemm.nr * AVX512Gemm.nr * AVX512Gemm.kc
+    static let edgeCount = AVX512Gemm.kc * AVX512Gemm.mr
     static let scratchCount = AVX512Gemm.mr * AVX512Gemm.nr
-    static let totalCount = packedACount + packedBCount + scratchCount
+    static let totalCount = packedACount + packedBCount + edgeCount + scratchCount
 
     /// The thread-specific key; its destructor frees a thread's block when the thread exits.
     private static let key: pthread_key_t = {
@@ -39,7 +42,8 @@ struct PackingBuffers {
         }
         let floats = block!.assumingMemoryBound(to: Float.self)
         return PackingBuffers(packedA: floats, packedB: floats + packedACount,
-                              scratchTile: floats + packedACount + packedBCount)
+                              edgePanel: floats + packedACount + packedBCount,
+                              scratchTile: floats + packedACount + packedBCount + edgeCount)
     }
 }
 #endif
