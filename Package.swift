@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "TensorKernelsAVX2Tests", dependencies: ["TensorKernels", "TensorKernelsAVX2", "TensorKernelsAVX512"]),
         .testTarget(name: "MPICommTests", dependencies: ["MPIComm", "TestSupport", "flowformer"]),
         .testTarget(name: "HDF5IOTests", dependencies: ["HDF5IO"]),
-        .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "HDF5IO"], exclude: ["Golden"]),
+        .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "HDF5IO", "TensorKernelsAVX512"], exclude: ["Golden"]),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "HDF5IO", "FlowModel"]),

@@ -11,8 +11,9 @@ public enum GemmImplementation: String, Codable, Sendable, CaseIterable {
     /// the x86-64-v4 kernel variant.
     case avx512 = "AVX-512"
 
-    /// The implementations the model may run at `threads` BLAS threads under the active kernel
-    /// variant (`KernelVariant.active`): the AVX-512 GEMM only at one thread on x86-64-v4.
+    /// The implementations measured at `threads` BLAS threads under the active kernel variant
+    /// (`KernelVariant.active`): the AVX-512 GEMM at one thread on x86-64-v4 (the model splits
+    /// it over its threads; the per-thread speed is the one-thread figure).
     public static func used(threads: Int) -> [GemmImplementation] {
         KernelVariant.active.usesAVX512Gemm && threads == 1 ? [.openBLAS, .avx512] : [.openBLAS]
     }

@@ -38,9 +38,9 @@ typealias Lanes = SIMD16<Float>
 
 public enum AVX512Gemm {
     /// Rows of C per micro-tile.
-    static let mr = 12
+    public static let mr = 12
     /// Columns of C per micro-tile: two 16-lane vectors.
-    static let nr = 32
+    public static let nr = 32
     /// Depth of one packed block (k step): a B panel (KC × NR) is 32 KiB and an A panel
     /// (KC × MR) 12 KiB, together inside a 48 KiB L1.
     static let kc = 256

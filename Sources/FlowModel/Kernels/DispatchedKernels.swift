@@ -19,9 +19,9 @@ enum DispatchedKernels {
         #endif
     }
 
-    /// C = alpha · op(A) · op(B) + beta · C, row-major (`TensorKernels.matmul`), for the Linear
-    /// layers: the AVX-512 GEMM for Float under `x86-64-v4` when BLAS runs on one thread (it is
-    /// single-threaded; with more threads OpenBLAS's threaded product is faster), else BLAS.
+    /// C = op(A) · op(B) + beta · C, row-major (`TensorKernels.matmul`), for the Linear layers:
+    /// the AVX-512 GEMM for Float under `x86-64-v4` (split over `BLASThreads.requested` threads
+    /// by `ParallelGemm`), else BLAS.
     @inline(__always)
     static func matmul<Scalar: TensorScalar>(
         _ a: UnsafePointer<Scalar>, transposeA: Bool = false,
@@ -29,10 +29,17 @@ enum DispatchedKernels {
         into c: UnsafeMutablePointer<Scalar>, m: Int, n: Int, k: Int, beta: Scalar = 0
     ) {
         #if arch(x86_64)
-        if Scalar.self == Float.self && KernelVariant.active.usesAVX512Gemm && BLASThreads.requested == 1 {
-            AVX512Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
-                             a: a.asFloat, lda: transposeA ? m : k, b: b.asFloat, ldb: transposeB ? k : n,
-                             beta: Float(beta), c: c.asFloat, ldc: n)
+        if Scalar.self == Float.self && KernelVariant.active.usesAVX512Gemm {
+            let threads = BLASThreads.requested
+            if threads == 1 {
+                AVX512Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
+                                 a: a.asFloat, lda: transposeA ? m : k, b: b.asFloat, ldb: transposeB ? k : n,
+                                 beta: Float(beta), c: c.asFloat, ldc: n)
+            } else {
+                ParallelGemm.shared.run(threads: threads, transposeA: transposeA, transposeB: transposeB,
+                                        m: m, n: n, k: k, a: a.asFloat, lda: transposeA ? m : k,
+                                        b: b.asFloat, ldb: transposeB ? k : n, beta: Float(beta), c: c.asFloat, ldc: n)
+            }
             return
         }
         #endif

@@ -1,0 +1,79 @@
+#if arch(x86_64)
+#if canImport(Glibc)
+import Glibc
+#endif
+import TensorKernelsAVX512
+
+/// The AVX-512 GEMM split over the threads of `WorkerThreads` (for `train.threads` > 1, one rank
+/// owning several cores):
+///
+///     C[m, n] = op(A)[m, k] · op(B)[k, n] + beta · C
+///
+/// Worker w computes a slice of C's columns (or, when n is narrower than two tiles per worker,
+/// of its rows), cut at multiples of the kernel's tile (32 columns / 12 rows), as an independent
+/// product on sub-matrices. Every element of C is summed exactly as the one-thread product sums
+/// it, so results do not depend on the thread count. One product runs at a time (a mutex): the
+/// call's operands live in this shared object, and a call allocates nothing.
+final class ParallelGemm: WorkerThreadsJob {
+    static let shared = ParallelGemm()
+
+    private var mutex = pthread_mutex_t()
+    // The current call (set only while `run` runs).
+    private var transposeA = false, transposeB = false
+    private var m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0
+    private var a: UnsafePointer<Float>?
+    private var b: UnsafePointer<Float>?
+    private var c: UnsafeMutablePointer<Float>?
+    private var beta: Float = 0
+    private var threads = 1
+    private var splitColumns = true
+
+    private init() { pthread_mutex_init(&mutex, nil) }
+
+    /// C = op(A) · op(B) + beta · C on `threads` threads (leading dimensions as in `sgemm`).
+    func run(threads: Int, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        self.transposeA = transposeA
+        self.transposeB = transposeB
+        (self.m, self.n, self.k, self.lda, self.ldb, self.ldc) = (m, n, k, lda, ldb, ldc)
+        (self.a, self.b, self.c, self.beta) = (a, b, c, beta)
+        splitColumns = n >= 2 * AVX512Gemm.nr * threads
+        self.threads = threads
+        WorkerThreads.shared.run(threads: threads, self)
+        self.a = nil
+        self.b = nil
+        self.c = nil
+    }
+
+    /// [start, end) of worker `worker`'s share of `count` items, cut at multiples of `tile`.
+    private func share(_ worker: Int, of count: Int, tile: Int) -> Range<Int> {
+        let tiles = (count + tile - 1) / tile
+        let first = tiles * worker / threads, last = tiles * (worker + 1) / threads
+        return min(first * tile, count) ..< min(last * tile, count)
+    }
+
+    func runWorker(_ worker: Int) {
+        guard let a, let b, let c else { return }
+        if splitColumns {
+            // Columns j ..< j + width of C and op(B).
+            let columns = share(worker, of: n, tile: AVX512Gemm.nr)
+            if columns.isEmpty { return }
+            let bSlice = transposeB ? b + columns.lowerBound &* ldb : b + columns.lowerBound
+            AVX512Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: columns.count, k: k,
+                             alpha: 1, a: a, lda: lda, b: bSlice, ldb: ldb,
+                             beta: beta, c: c + columns.lowerBound, ldc: ldc)
+        } else {
+            // Rows i ..< i + height of C and op(A).
+            let rows = share(worker, of: m, tile: AVX512Gemm.mr)
+            if rows.isEmpty { return }
+            let aSlice = transposeA ? a + rows.lowerBound : a + rows.lowerBound &* lda
+            AVX512Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k,
+                             alpha: 1, a: aSlice, lda: lda, b: b, ldb: ldb,
+                             beta: beta, c: c + rows.lowerBound &* ldc, ldc: ldc)
+        }
+    }
+}
+#endif
