@@ -52,14 +52,25 @@ public enum AVX512Gemm {
     /// C = alpha · op(A) · op(B) + beta · C, row-major with leading dimensions (as BLAS sgemm with
     /// CblasRowMajor). op(A) is [m, k]: A itself ([m, k], lda ≥ k) or, with `transposeA`, Aᵀ of
     /// A stored [k, m] (lda ≥ m); likewise op(B) [k, n]. beta = 0 ignores C's old contents
-    /// (NaN included). Thread-safe: each thread packs into its own buffers.
+    /// (NaN included). With `bias` [n] (beta must be 0), C = alpha · op(A) · op(B) + bias, the
+    /// bias added to every row as the first k block is stored (a Linear layer's forward without
+    /// a separate pass over C). Thread-safe: each thread packs into its own buffers.
     public static func sgemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
                              alpha: Float, a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int,
-                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                             bias: UnsafePointer<Float>? = nil) {
+        precondition(bias == nil || beta == 0, "AVX512Gemm.sgemm: a bias needs beta = 0")
         if m <= 0 || n <= 0 { return }
         if k <= 0 || alpha == 0 {
             scaleC(c, m: m, n: n, ldc: ldc, beta: beta)
+            if let bias {
+                for i in 0..<m {
+                    let row = c + i &* ldc
+                    var j = 0
+                    while j < n { row[j] = bias[j]; j &+= 1 }
+                }
+            }
             return
         }
         if beta != 0 && beta != 1 { scaleC(c, m: m, n: n, ldc: ldc, beta: beta) }
@@ -90,7 +101,8 @@ public enum AVX512Gemm {
                     }
                     multiplyBlock(rows: mcBlock, columns: ncBlock, depth: kcBlock, a: block,
                                   packedB: buffers.packedB, c: c + (ic &* ldc &+ jc), ldc: ldc,
-                                  overwrite: overwrite, edgePanel: buffers.edgePanel,
+                                  overwrite: overwrite, bias: overwrite ? bias.map { $0 + jc } : nil,
+                                  edgePanel: buffers.edgePanel,
                                   scratchTile: buffers.scratchTile)
                     ic &+= mcBlock
                 }
@@ -227,7 +239,7 @@ public enum AVX512Gemm {
     static func multiplyBlock(rows: Int, columns: Int, depth: Int, a: MatrixA,
                               packedB: UnsafePointer<Float>,
                               c: UnsafeMutablePointer<Float>, ldc: Int, overwrite: Bool,
-                              edgePanel: UnsafeMutablePointer<Float>,
+                              bias: UnsafePointer<Float>?, edgePanel: UnsafeMutablePointer<Float>,
                               scratchTile: UnsafeMutablePointer<Float>) {
         let fullRows = a.packed ? rows : rows / mr * mr
         if fullRows < rows {
@@ -253,25 +265,29 @@ public enum AVX512Gemm {
                 let target = direct ? tile : scratchTile
                 let targetStride = direct ? ldc : nr
                 let store = direct ? overwrite : true
+                let tileBias = direct ? bias.map { $0 + j } : nil
                 if a.packed {
                     microKernel(depth: depth, a: a.base + i &* depth, rowStride: 1, depthStride: mr,
-                                b: panelB, c: target, ldc: targetStride, overwrite: store)
+                                b: panelB, c: target, ldc: targetStride, overwrite: store, bias: tileBias)
                 } else if i >= fullRows {
                     microKernel(depth: depth, a: edgePanel, rowStride: 1, depthStride: mr,
-                                b: panelB, c: target, ldc: targetStride, overwrite: store)
+                                b: panelB, c: target, ldc: targetStride, overwrite: store, bias: tileBias)
                 } else if a.depthStride == 1 {
                     microKernel(depth: depth, a: a.base + i &* a.rowStride, rowStride: a.rowStride, depthStride: 1,
-                                b: panelB, c: target, ldc: targetStride, overwrite: store)
+                                b: panelB, c: target, ldc: targetStride, overwrite: store, bias: tileBias)
                 } else {
                     microKernel(depth: depth, a: a.base + i, rowStride: 1, depthStride: a.depthStride,
-                                b: panelB, c: target, ldc: targetStride, overwrite: store)
+                                b: panelB, c: target, ldc: targetStride, overwrite: store, bias: tileBias)
                 }
                 if !direct {
                     // Edge tile: write the valid part of the scratch tile.
                     for r in 0..<height {
                         let source = scratchTile + r &* nr, destination = tile + r &* ldc
                         var col = 0
-                        if overwrite {
+                        if overwrite, let bias {
+                            let columnBias = bias + j
+                            while col < width { destination[col] = source[col] + columnBias[col]; col &+= 1 }
+                        } else if overwrite {
                             while col < width { destination[col] = source[col]; col &+= 1 }
                         } else {
                             while col < width { destination[col] += source[col]; col &+= 1 }
@@ -291,7 +307,8 @@ public enum AVX512Gemm {
     /// so each call site compiles to its own loop.
     @inline(__always)
     static func microKernel(depth: Int, a: UnsafePointer<Float>, rowStride: Int, depthStride: Int,
-                            b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, overwrite: Bool) {
+                            b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, overwrite: Bool,
+                            bias: UnsafePointer<Float>?) {
         var c00 = Lanes(), c01 = Lanes(), c10 = Lanes(), c11 = Lanes(), c20 = Lanes(), c21 = Lanes()
         var c30 = Lanes(), c31 = Lanes(), c40 = Lanes(), c41 = Lanes(), c50 = Lanes(), c51 = Lanes()
         var c60 = Lanes(), c61 = Lanes(), c70 = Lanes(), c71 = Lanes(), c80 = Lanes(), c81 = Lanes()
@@ -319,26 +336,30 @@ public enum AVX512Gemm {
             bp += 32
             p &+= 1
         }
-        storeRow(c, ldc: ldc, row: 0, c00, c01, overwrite: overwrite)
-        storeRow(c, ldc: ldc, row: 1, c10, c11, overwrite: overwrite)
-        storeRow(c, ldc: ldc, row: 2, c20, c21, overwrite: overwrite)
-        storeRow(c, ldc: ldc, row: 3, c30, c31, overwrite: overwrite)
-        storeRow(c, ldc: ldc, row: 4, c40, c41, overwrite: overwrite)
-        storeRow(c, ldc: ldc, row: 5, c50, c51, overwrite: overwrite)
-        storeRow(c, ldc: ldc, row: 6, c60, c61, overwrite: overwrite)
-        storeRow(c, ldc: ldc, row: 7, c70, c71, overwrite: overwrite)
-        storeRow(c, ldc: ldc, row: 8, c80, c81, overwrite: overwrite)
-        storeRow(c, ldc: ldc, row: 9, c90, c91, overwrite: overwrite)
-        storeRow(c, ldc: ldc, row: 10, ca0, ca1, overwrite: overwrite)
-        storeRow(c, ldc: ldc, row: 11, cb0, cb1, overwrite: overwrite)
+        storeRow(c, ldc: ldc, row: 0, c00, c01, overwrite: overwrite, bias: bias)
+        storeRow(c, ldc: ldc, row: 1, c10, c11, overwrite: overwrite, bias: bias)
+        storeRow(c, ldc: ldc, row: 2, c20, c21, overwrite: overwrite, bias: bias)
+        storeRow(c, ldc: ldc, row: 3, c30, c31, overwrite: overwrite, bias: bias)
+        storeRow(c, ldc: ldc, row: 4, c40, c41, overwrite: overwrite, bias: bias)
+        storeRow(c, ldc: ldc, row: 5, c50, c51, overwrite: overwrite, bias: bias)
+        storeRow(c, ldc: ldc, row: 6, c60, c61, overwrite: overwrite, bias: bias)
+        storeRow(c, ldc: ldc, row: 7, c70, c71, overwrite: overwrite, bias: bias)
+        storeRow(c, ldc: ldc, row: 8, c80, c81, overwrite: overwrite, bias: bias)
+        storeRow(c, ldc: ldc, row: 9, c90, c91, overwrite: overwrite, bias: bias)
+        storeRow(c, ldc: ldc, row: 10, ca0, ca1, overwrite: overwrite, bias: bias)
+        storeRow(c, ldc: ldc, row: 11, cb0, cb1, overwrite: overwrite, bias: bias)
     }
 
-    /// C[row, 0..<32] = (or +=) the two accumulators.
+    /// C[row, 0..<32] = (or +=) the two accumulators; `bias` (32 values) is added when overwriting.
     @inline(__always)
     static func storeRow(_ c: UnsafeMutablePointer<Float>, ldc: Int, row: Int, _ left: Lanes, _ right: Lanes,
-                         overwrite: Bool) {
+                         overwrite: Bool, bias: UnsafePointer<Float>?) {
         let target = UnsafeMutableRawPointer(c + row &* ldc)
-        if overwrite {
+        if overwrite, let bias {
+            let biasRaw = UnsafeRawPointer(bias)
+            target.storeBytes(of: left + biasRaw.loadUnaligned(as: Lanes.self), as: Lanes.self)
+            (target + 64).storeBytes(of: right + (biasRaw + 64).loadUnaligned(as: Lanes.self), as: Lanes.self)
+        } else if overwrite {
             target.storeBytes(of: left, as: Lanes.self)
             (target + 64).storeBytes(of: right, as: Lanes.self)
         } else {

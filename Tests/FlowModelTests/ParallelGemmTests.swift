@@ -31,6 +31,20 @@ struct ParallelGemmTests {
                     }
                     #expect(one.map(\.bitPattern) == many.map(\.bitPattern),
                             "\(m)×\(n)×\(k) tA \(transposeA) tB \(transposeB) β \(beta) on \(threads) threads")
+                    if beta == 0 {
+                        let bias = (0..<n).map { Float($0 % 7) - 3 }
+                        var oneBias = start, manyBias = start
+                        AVX512Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
+                                         a: a, lda: transposeA ? m : k, b: b, ldb: transposeB ? k : n,
+                                         beta: 0, c: &oneBias, ldc: n, bias: bias)
+                        manyBias.withUnsafeMutableBufferPointer { c in
+                            ParallelGemm.shared.run(threads: threads, transposeA: transposeA, transposeB: transposeB,
+                                                    m: m, n: n, k: k, a: a, lda: transposeA ? m : k,
+                                                    b: b, ldb: transposeB ? k : n, beta: 0, c: c.baseAddress!, ldc: n,
+                                                    bias: bias)
+                        }
+                        #expect(oneBias.map(\.bitPattern) == manyBias.map(\.bitPattern), "with bias")
+                    }
                 }
             }
         }

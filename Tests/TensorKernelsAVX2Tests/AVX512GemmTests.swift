@@ -22,8 +22,10 @@ struct GemmCase: CustomTestStringConvertible, Sendable {
     var transposeA = false, transposeB = false
     var alpha: Float = 1, beta: Float = 0
     var padding = 0   // extra elements per row of every operand (leading dimension − row length)
+    var withBias = false   // C = alpha·op(A)·op(B) + bias (beta 0)
     var testDescription: String {
         "\(m)×\(n)×\(k) \(transposeA ? "Aᵀ" : "A")·\(transposeB ? "Bᵀ" : "B") α=\(alpha) β=\(beta) pad \(padding)"
+            + (withBias ? " + bias" : "")
     }
 }
 
@@ -40,6 +42,9 @@ private let cases: [GemmCase] = {
     list.append(GemmCase(m: 37, n: 45, k: 300, beta: 1, padding: 5))
     list.append(GemmCase(m: 37, n: 45, k: 300, transposeA: true, transposeB: true, alpha: 0.5, beta: -2, padding: 3))
     list.append(GemmCase(m: 30, n: 40, k: 0, beta: 0.5))
+    list.append(GemmCase(m: 150, n: 70, k: 300, transposeB: true, withBias: true))
+    list.append(GemmCase(m: 13, n: 33, k: 7, transposeB: true, padding: 2, withBias: true))
+    list.append(GemmCase(m: 5, n: 9, k: 0, withBias: true))
     list.append(GemmCase(m: 30, n: 40, k: 10, alpha: 0, beta: 1))
     return list
 }()
@@ -57,8 +62,12 @@ struct AVX512GemmTests {
         var c = values(g.m * ldc, seed: 3)
         if g.beta == 0 { for i in c.indices { c[i] = .nan } }   // beta = 0 must ignore C
         let original = c
-        AVX512Gemm.sgemm(transposeA: g.transposeA, transposeB: g.transposeB, m: g.m, n: g.n, k: g.k,
-                         alpha: g.alpha, a: a, lda: lda, b: b, ldb: ldb, beta: g.beta, c: &c, ldc: ldc)
+        let bias = values(g.n, seed: 9)
+        bias.withUnsafeBufferPointer { biasBuffer in
+            AVX512Gemm.sgemm(transposeA: g.transposeA, transposeB: g.transposeB, m: g.m, n: g.n, k: g.k,
+                             alpha: g.alpha, a: a, lda: lda, b: b, ldb: ldb, beta: g.beta, c: &c, ldc: ldc,
+                             bias: g.withBias ? biasBuffer.baseAddress : nil)
+        }
         var worst = 0.0
         for i in 0..<g.m {
             for j in 0..<ldc {
@@ -74,7 +83,7 @@ struct AVX512GemmTests {
                     sum += x * y
                     magnitude += abs(x * y)
                 }
-                let old = g.beta == 0 ? 0 : Double(g.beta) * Double(original[i * ldc + j])
+                let old = g.withBias ? Double(bias[j]) : g.beta == 0 ? 0 : Double(g.beta) * Double(original[i * ldc + j])
                 let expected = Double(g.alpha) * sum + old
                 // Float rounding of a k-term sum: bounded by k·2⁻²⁴ relative to Σ|terms|.
                 let bound = (Double(g.k) + 2) * 6e-8 * (abs(Double(g.alpha)) * magnitude + abs(old)) + 1e-30

@@ -47,6 +47,39 @@ enum DispatchedKernels {
                              beta: beta)
     }
 
+    /// A Linear layer's forward product y[rows, out] = x[rows, in] · Wᵀ + b (W [out, in], b [out]
+    /// or nil). The AVX-512 GEMM adds b as it stores its first k block; BLAS gets y = b in every
+    /// row first and accumulates onto it (beta 1). Both add b to the same partial sum, so the
+    /// bias changes nothing in how the product itself is rounded.
+    @inline(__always)
+    static func linearForward<Scalar: TensorScalar>(
+        _ x: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>?,
+        rows: Int, inFeatures: Int, outFeatures: Int, into y: UnsafeMutablePointer<Scalar>
+    ) {
+        #if arch(x86_64)
+        if Scalar.self == Float.self && KernelVariant.active.usesAVX512Gemm {
+            let threads = BLASThreads.requested
+            if threads == 1 {
+                AVX512Gemm.sgemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                                 alpha: 1, a: x.asFloat, lda: inFeatures, b: weight.asFloat, ldb: inFeatures,
+                                 beta: 0, c: y.asFloat, ldc: outFeatures, bias: bias?.asFloat)
+            } else {
+                ParallelGemm.shared.run(threads: threads, transposeA: false, transposeB: true, m: rows,
+                                        n: outFeatures, k: inFeatures, a: x.asFloat, lda: inFeatures,
+                                        b: weight.asFloat, ldb: inFeatures, beta: 0, c: y.asFloat,
+                                        ldc: outFeatures, bias: bias?.asFloat)
+            }
+            return
+        }
+        #endif
+        var beta: Scalar = 0
+        if let bias {
+            for r in 0..<rows { (y + r &* outFeatures).update(from: bias, count: outFeatures) }
+            beta = 1
+        }
+        TensorKernels.matmul(x, weight, transposeB: true, into: y, m: rows, n: outFeatures, k: inFeatures, beta: beta)
+    }
+
     /// GELU and its slope in one pass: `TensorKernels.gelu(_:into:derivative:count:)`.
     @inline(__always)
     static func gelu<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>,

@@ -25,27 +25,30 @@ final class ParallelGemm: WorkerThreadsJob {
     private var b: UnsafePointer<Float>?
     private var c: UnsafeMutablePointer<Float>?
     private var beta: Float = 0
+    private var bias: UnsafePointer<Float>?
     private var threads = 1
     private var splitColumns = true
 
     private init() { pthread_mutex_init(&mutex, nil) }
 
-    /// C = op(A) · op(B) + beta · C on `threads` threads (leading dimensions as in `sgemm`).
+    /// C = op(A) · op(B) + beta · C (or + bias, a row vector [n], with beta 0) on `threads`
+    /// threads (leading dimensions as in `sgemm`).
     func run(threads: Int, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil) {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         self.transposeA = transposeA
         self.transposeB = transposeB
         (self.m, self.n, self.k, self.lda, self.ldb, self.ldc) = (m, n, k, lda, ldb, ldc)
-        (self.a, self.b, self.c, self.beta) = (a, b, c, beta)
+        (self.a, self.b, self.c, self.beta, self.bias) = (a, b, c, beta, bias)
         splitColumns = n >= 2 * AVX512Gemm.nr * threads
         self.threads = threads
         WorkerThreads.shared.run(threads: threads, self)
         self.a = nil
         self.b = nil
         self.c = nil
+        self.bias = nil
     }
 
     /// [start, end) of worker `worker`'s share of `count` items, cut at multiples of `tile`.
@@ -64,7 +67,7 @@ final class ParallelGemm: WorkerThreadsJob {
             let bSlice = transposeB ? b + columns.lowerBound &* ldb : b + columns.lowerBound
             AVX512Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: columns.count, k: k,
                              alpha: 1, a: a, lda: lda, b: bSlice, ldb: ldb,
-                             beta: beta, c: c + columns.lowerBound, ldc: ldc)
+                             beta: beta, c: c + columns.lowerBound, ldc: ldc, bias: bias.map { $0 + columns.lowerBound })
         } else {
             // Rows i ..< i + height of C and op(A).
             let rows = share(worker, of: m, tile: AVX512Gemm.mr)
@@ -72,7 +75,7 @@ final class ParallelGemm: WorkerThreadsJob {
             let aSlice = transposeA ? a + rows.lowerBound : a + rows.lowerBound &* lda
             AVX512Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k,
                              alpha: 1, a: aSlice, lda: lda, b: b, ldb: ldb,
-                             beta: beta, c: c + rows.lowerBound &* ldc, ldc: ldc)
+                             beta: beta, c: c + rows.lowerBound &* ldc, ldc: ldc, bias: bias)
         }
     }
 }

@@ -46,14 +46,8 @@ public struct Linear: Sendable, Equatable {
     public func forward<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, rows: Int,
                                               parameters: UnsafePointer<Scalar>,
                                               into y: UnsafeMutablePointer<Scalar>) {
-        var beta: Scalar = 0
-        if let bias {
-            let b = parameters + bias.offset
-            for r in 0..<rows { (y + r &* outFeatures).update(from: b, count: outFeatures) }
-            beta = 1
-        }
-        DispatchedKernels.matmul(x, parameters + weight.offset, transposeB: true, into: y,
-                                 m: rows, n: outFeatures, k: inFeatures, beta: beta)
+        DispatchedKernels.linearForward(x, weight: parameters + weight.offset, bias: bias.map { parameters + $0.offset },
+                                        rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, into: y)
     }
 
     /// dx[rows, in] = dy · W (written, or added with `accumulateInputGradient`; skipped when
