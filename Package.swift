@@ -3,11 +3,11 @@
 //
 // Module graph (imports point one way only):
 //
-//   _CMPI  _CHDF5  _COpenBLAS            C shims (module map + header), no API promised
-//     |      |        |
-//  MPIComm HDF5IO  TensorKernels          safe Swift bindings / kernels
-//     |      |        |  \
-//     |      |     FlowModel  Optimizers  model (no MPI, no HDF5) / optimizer + schedules
+//   _CMPI  _CHDF5  _COpenBLAS  _CCPUFeatures    C shims (module map + header) and a CPUID probe
+//     |      |        |       /
+//  MPIComm HDF5IO  TensorKernels ── TensorKernelsAVX2     kernels; the AVX2 rebuild of the hot Float
+//     |      |        |  \           TensorKernelsAVX512   loops and the AVX-512 GEMM (no deps)
+//     |      |     FlowModel  Optimizers  model (no MPI, no HDF5; dispatches to the two above)
 //     |   Datasets  Checkpoints           HDF5 datasets, HDF5 checkpoints
 //      \     |      /
 //        Training                          coordinator: config, loop, all-reduce, eval, signals
@@ -23,10 +23,10 @@ let swiftSettings: [SwiftSetting] = [
     .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
 ]
 
-// The Float hot-loop kernels are compiled a second time for x86-64-v3 (AVX2) and chosen
-// at run time by CPUID (TensorKernels/KernelVariant.swift); everything else stays baseline, so one
-// binary runs on every node.
-// The model's large matrix products have a third build, an AVX-512 GEMM (x86-64-v4).
+// Everything is compiled for the architecture's baseline, so one binary runs on every node. Two
+// modules are compiled for more: the hot Float loops again for x86-64-v3 (AVX2), and the AVX-512
+// GEMM for x86-64-v4; the model picks them at run time by CPUID (TensorKernels/KernelVariant.swift,
+// FLOWFORMER_KERNELS overrides). jobs/check-kernels.sh proves no AVX code leaks elsewhere.
 #if arch(x86_64)
 let avx2Settings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
 let avx512Settings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v4"])]
@@ -58,8 +58,9 @@ let package = Package(
         // Bindings and kernels
         .target(name: "TensorKernels", dependencies: ["_COpenBLAS", "_CCPUFeatures"], exclude: ["README.md"],
                 swiftSettings: swiftSettings),
-        .target(name: "TensorKernelsAVX2", dependencies: ["TensorKernels"], swiftSettings: avx2Settings),
-        .target(name: "TensorKernelsAVX512", swiftSettings: avx512Settings),
+        .target(name: "TensorKernelsAVX2", dependencies: ["TensorKernels"], exclude: ["README.md"],
+                swiftSettings: avx2Settings),
+        .target(name: "TensorKernelsAVX512", exclude: ["README.md"], swiftSettings: avx512Settings),
         .target(name: "MPIComm", dependencies: ["_CMPI"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "HDF5IO", dependencies: ["_CHDF5"], exclude: ["README.md"], swiftSettings: swiftSettings),
 
