@@ -16,7 +16,7 @@ public enum ReportTables {
     }
 
     public static func sgemmPeaks(_ peaks: [SgemmPeak]) -> String {
-        var table = TextTable(title: "sgemm peak (best square shape, fastest run)", header: ["threads", "GFLOP/s"])
+        var table = TextTable(title: "sgemm peak (best square shape and GEMM, fastest run)", header: ["threads", "GFLOP/s"])
         for peak in peaks { table.add(["\(peak.threads)", formatFixed(peak.gflops, digits: 1)]) }
         return table.render()
     }

@@ -27,12 +27,13 @@ def bench_tables(report):
     out = []
     machine = report.get("machine", {})
     out.append(f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores, OPENBLAS_CORETYPE="
-               f"{machine.get('openblas_coretype')}, load average {machine.get('load_average')} at start"
+               f"{machine.get('openblas_coretype')}, kernels {machine.get('kernels', 'generic')}, "
+               f"load average {machine.get('load_average')} at start"
                + (" — QUICK MODE, not a measurement" if report.get("quick") else "") + ".\n")
 
     peaks = report.get("sgemm_peaks") or []
     if peaks:
-        out.append("**sgemm peak** (best square shape, fastest run)\n")
+        out.append("**sgemm peak** (best square shape and GEMM — OpenBLAS, or the AVX-512 GEMM at one thread under x86-64-v4 — fastest run)\n")
         out.append(table(["threads", "GFLOP/s"], [[p["threads"], fmt(p["gflops"])] for p in peaks]))
 
     models = report.get("models") or []
