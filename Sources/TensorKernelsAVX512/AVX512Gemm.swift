@@ -15,13 +15,16 @@
 //       for pc in 0..<k step KC
 //         pack op(B)[pc..<pc+KC, jc..<jc+NC] into NR-column panels   [⌈NC/NR⌉][KC][NR]
 //         for ic in 0..<m step MC                  A block: MC × KC, stays in L2
-//           pack alpha · op(A)[ic..<ic+MC, pc..<pc+KC] into MR-row panels  [⌈MC/MR⌉][KC][MR]
-//           for each NR panel of B, for each MR panel of A:
-//             C tile [MR, NR] (+)= A panel · B panel       the micro-kernel: 24 zmm accumulators
+//           (alpha ≠ 1 only: pack alpha · op(A) block into MR-row panels [⌈MC/MR⌉][KC][MR])
+//           for each NR panel of B, for each MR rows of A:
+//             C tile [MR, NR] (+)= A rows · B panel        the micro-kernel: 24 zmm accumulators
 //
-// Panels are zero-padded to whole MR / NR, so the micro-kernel always computes a full tile;
-// tiles on the right or bottom edge of C go through a scratch tile and only their valid part is
-// written. Every element of C is summed over k in the same order (KC blocks in sequence, each a
+// A is read where it is (`MatrixA`): op(A) = A gives 12 row pointers, op(A) = Aᵀ
+// a strided panel; reading A costs what packing it would, and its 12 rows stay in cache for every
+// B panel. B panels are zero-padded to whole NR and a partial bottom tile of A is copied into a
+// zero-padded panel, so the micro-kernel always computes a full tile; tiles on the right or
+// bottom edge of C go through a scratch tile and only their valid part is written. The first k
+// block of a product with beta = 0 stores instead of adding (plus the bias, when given). Every element of C is summed over k in the same order (KC blocks in sequence, each a
 // straight sum in one register lane) whatever m, n and the tile position: a row's result does
 // not depend on how many rows the product has, so ranks that split a batch differently compute
 // the same numbers.
