@@ -1,7 +1,8 @@
-"""Markdown tables from a `flowformer bench all --json` report and (optionally) the
-side_by_side.json of side_by_side.sh, ready to paste into a README.
+"""Markdown tables from `flowformer bench … --json` reports and side_by_side.json files of
+side_by_side.sh (told apart by their contents, in any order), ready to paste into a README.
 
     python3 jobs/bench/report_md.py BENCH.json [SIDE_BY_SIDE.json] > tables.md
+    python3 jobs/bench/report_md.py SIDE_BY_SIDE.json
 
 Standard library only.
 """
@@ -124,11 +125,11 @@ def main():
     if len(sys.argv) < 2:
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    with open(sys.argv[1]) as handle:
-        print(bench_tables(json.load(handle)))
-    if len(sys.argv) > 2:
-        with open(sys.argv[2]) as handle:
-            print(side_by_side_tables(json.load(handle)))
+    for path in sys.argv[1:]:
+        with open(path) as handle:
+            report = json.load(handle)
+        # side_by_side.sh writes the PyTorch version; flowformer's reports describe the machine.
+        print(side_by_side_tables(report) if "torch_version" in report else bench_tables(report))
     return 0
 
 
