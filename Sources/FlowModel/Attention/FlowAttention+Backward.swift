@@ -90,6 +90,9 @@ extension FlowAttention {
             let rows = min(rowBlock, l &- start)
             for i in start..<(start &+ rows) {
                 let gRow = g + i &* d, gsRow = gScaled + (i &- start) &* d
+                if i &+ prefetchDistance < l { prefetchRow(g + (i &+ prefetchDistance) &* d, count: d) }
+                prefetchRow(Q + i &* d, count: d)       // read again below, after the GEMMs
+                prefetchRow(dQ + i &* d, count: d)
                 for h in 0..<heads {
                     let o = h &* dh, index = i &* heads &+ h
                     scaleCopy(gRow + o, by: alloc[index] * a[index], into: gsRow + o, count: dh)
@@ -137,6 +140,13 @@ extension FlowAttention {
             let rows = min(rowBlock, s &- start)
             var touched: Scalar = 0
             for j in start..<(start &+ rows) {
+                if j &+ prefetchDistance < s {
+                    let ahead = (j &+ prefetchDistance) &* d
+                    prefetchRow(weightedV + ahead, count: d)
+                    prefetchRow(K + ahead, count: d)
+                    prefetchRow(dK + ahead, count: d)
+                    prefetchRow(dV + ahead, count: d)
+                }
                 touched += touchCacheLines(weightedV + j &* d, count: d)
                 for h in 0..<heads {
                     let o = j &* d &+ h &* dh, index = j &* heads &+ h, ho = h &* dh
@@ -181,6 +191,10 @@ extension FlowAttention {
         // C. Sinks: da_i, dI_i; finish dQ_i and apply σ'.
         dSumK.update(repeating: 0, count: d)
         for i in 0..<l {
+            if i &+ prefetchDistance < l {
+                prefetchRow(Q + (i &+ prefetchDistance) &* d, count: d)
+                prefetchRow(dQ + (i &+ prefetchDistance) &* d, count: d)
+            }
             for h in 0..<heads {
                 let o = i &* d &+ h &* dh, index = i &* heads &+ h, ho = h &* dh
                 let qRow = Q + o, dqRow = dQ + o
@@ -200,6 +214,10 @@ extension FlowAttention {
         // D. Sources: dK_j += dΣK and apply σ', every head at once.
         for j in 0..<s {
             let kRow = K + j &* d, dkRow = dK + j &* d
+            if j &+ prefetchDistance < s {
+                prefetchRow(K + (j &+ prefetchDistance) &* d, count: d)
+                prefetchRow(dK + (j &+ prefetchDistance) &* d, count: d)
+            }
             for c in 0..<d {
                 let kc = kRow[c]
                 dkRow[c] = (dkRow[c] + dSumK[c]) * kc * (1 - kc)

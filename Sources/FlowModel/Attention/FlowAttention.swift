@@ -200,6 +200,10 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore, WorkerPoo
             let rows = min(rowBlock, s &- start)
             for j in start..<(start &+ rows) {
                 let row = UnsafePointer(K + j &* d)
+                if j &+ prefetchDistance < s {
+                    prefetchRow(K + (j &+ prefetchDistance) &* d, count: d)
+                    prefetchRow(v + (j &+ prefetchDistance) &* d, count: d)
+                }
                 for h in 0..<heads {
                     let o = h &* dh, index = j &* heads &+ h
                     let bj = 1 / shiftedDot(row + o, plus: eps, UnsafePointer(sumQ + o), count: dh)
@@ -244,6 +248,7 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore, WorkerPoo
             let rows = min(rowBlock, l &- start)
             for i in start..<(start &+ rows) {
                 let row = UnsafePointer(Q + i &* d)
+                if i &+ prefetchDistance < l { prefetchRow(Q + (i &+ prefetchDistance) &* d, count: d) }
                 for h in 0..<heads {
                     let o = h &* dh
                     alloc[i &* heads &+ h] = shiftedDot(row + o, plus: eps, UnsafePointer(sumBK + o), count: dh) * ratio

@@ -12,4 +12,7 @@ int flowformer_cpu_supports_x86_64_v3(void);
 /// AVX512VL, and the operating system saves the opmask and ZMM registers (XCR0 bits 5–7).
 int flowformer_cpu_supports_x86_64_v4(void);
 
+/// Asks the CPU to start loading the cache line at `address` (a hint; never faults).
+static inline void flowformer_prefetch(const void *address) { __builtin_prefetch(address, 0, 3); }
+
 #endif
