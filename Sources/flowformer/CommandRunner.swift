@@ -157,10 +157,8 @@ enum CommandRunner {
             if let rank = environment[name], rank != "0" { return }
         }
         let temporary = path + ".\(getpid()).tmp"
-        do {
-            try Data("\(status)\n".utf8).write(to: URL(fileURLWithPath: temporary))
-            guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
-        } catch {
+        let written = (try? Data("\(status)\n".utf8).write(to: URL(fileURLWithPath: temporary))) != nil
+        if !written || rename(temporary, path) != 0 {
             unlink(temporary)
             Communicator.writeStderrLine("flowformer: warning: cannot write the exit status to \(statusFileVariable)=\(path)")
         }

@@ -1,6 +1,7 @@
-// The model's calls to the kernels that have an AVX2 build (TensorKernelsAVX2): Float on a
-// CPU that runs x86-64-v3 code takes that build, everything else (Double, older CPUs,
-// FLOWFORMER_KERNELS=generic) the baseline one. The choice is `KernelVariant.active`; see
+// The model's calls to the kernels that have a faster build: Float elementwise kernels through
+// TensorKernelsAVX2 on a CPU that runs x86-64-v3 code, Linear products through the AVX-512 GEMM
+// (ParallelGemm) under x86-64-v4; everything else (Double, older CPUs, FLOWFORMER_KERNELS=generic)
+// the baseline build. The choice is `KernelVariant.active`; see
 // TensorKernels/KernelVariant.swift for why both exist and what differs between them.
 import TensorKernels
 #if arch(x86_64)
@@ -30,16 +31,9 @@ enum DispatchedKernels {
     ) {
         #if arch(x86_64)
         if Scalar.self == Float.self && KernelVariant.active.usesAVX512Gemm {
-            let threads = BLASThreads.requested
-            if threads == 1 {
-                AVX512Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
-                                 a: a.asFloat, lda: transposeA ? m : k, b: b.asFloat, ldb: transposeB ? k : n,
-                                 beta: Float(beta), c: c.asFloat, ldc: n)
-            } else {
-                ParallelGemm.shared.run(threads: threads, transposeA: transposeA, transposeB: transposeB,
-                                        m: m, n: n, k: k, a: a.asFloat, lda: transposeA ? m : k,
-                                        b: b.asFloat, ldb: transposeB ? k : n, beta: Float(beta), c: c.asFloat, ldc: n)
-            }
+            ParallelGemm.shared.run(threads: BLASThreads.requested, transposeA: transposeA, transposeB: transposeB,
+                                    m: m, n: n, k: k, a: a.asFloat, lda: transposeA ? m : k,
+                                    b: b.asFloat, ldb: transposeB ? k : n, beta: Float(beta), c: c.asFloat, ldc: n)
             return
         }
         #endif
@@ -58,17 +52,10 @@ enum DispatchedKernels {
     ) {
         #if arch(x86_64)
         if Scalar.self == Float.self && KernelVariant.active.usesAVX512Gemm {
-            let threads = BLASThreads.requested
-            if threads == 1 {
-                AVX512Gemm.sgemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-                                 alpha: 1, a: x.asFloat, lda: inFeatures, b: weight.asFloat, ldb: inFeatures,
-                                 beta: 0, c: y.asFloat, ldc: outFeatures, bias: bias?.asFloat)
-            } else {
-                ParallelGemm.shared.run(threads: threads, transposeA: false, transposeB: true, m: rows,
-                                        n: outFeatures, k: inFeatures, a: x.asFloat, lda: inFeatures,
-                                        b: weight.asFloat, ldb: inFeatures, beta: 0, c: y.asFloat,
-                                        ldc: outFeatures, bias: bias?.asFloat)
-            }
+            ParallelGemm.shared.run(threads: BLASThreads.requested, transposeA: false, transposeB: true, m: rows,
+                                    n: outFeatures, k: inFeatures, a: x.asFloat, lda: inFeatures,
+                                    b: weight.asFloat, ldb: inFeatures, beta: 0, c: y.asFloat,
+                                    ldc: outFeatures, bias: bias?.asFloat)
             return
         }
         #endif

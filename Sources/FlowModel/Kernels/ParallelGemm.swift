@@ -32,10 +32,15 @@ final class ParallelGemm: WorkerThreadsJob {
     private init() { pthread_mutex_init(&mutex, nil) }
 
     /// C = op(A) · op(B) + beta · C (or + bias, a row vector [n], with beta 0) on `threads`
-    /// threads (leading dimensions as in `sgemm`).
+    /// threads (leading dimensions as in `sgemm`); one thread calls `AVX512Gemm.sgemm` directly.
     func run(threads: Int, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil) {
+        if threads <= 1 {
+            AVX512Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
+                             a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias)
+            return
+        }
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         self.transposeA = transposeA
