@@ -35,6 +35,7 @@ public final class Int32Buffer {
 /// | images | `pixels` | [capacity, H·W·C] | (p/255 − mean[c]) / std[c], H×W×C order (row, column, channel) |
 /// | images, sequences | `labels` | [capacity] | class 0..<num_classes |
 /// | sequences | `tokens` | [capacity, L] | token ids 0..<vocab_size |
+/// | sequences | `lengths` | [capacity] | real tokens of the row, 1...L (L when the file has no `lengths`) |
 /// | tokens | `tokens` | [capacity, L] | window tokens[k·L ..< k·L+L] (inputs) |
 /// | tokens | `targets` | [capacity, L] | window tokens[k·L+1 ..< k·L+L+1] (next tokens) |
 ///
@@ -54,6 +55,7 @@ public final class Batch {
     public let tokens: Int32Buffer        // sequences, tokens: [capacity, L]
     public let targets: Int32Buffer       // tokens: [capacity, L]
     public let labels: Int32Buffer        // images, sequences: [capacity]
+    public let lengths: Int32Buffer       // sequences: [capacity]
     let sampleIndexStorage: UnsafeMutablePointer<Int>   // [capacity]
 
     init(kind: DatasetKind, capacity: Int, pixelsPerSample: Int, sequenceLength: Int) {
@@ -63,6 +65,8 @@ public final class Batch {
         tokens = Int32Buffer(shape: kind == .images ? [0] : [capacity, sequenceLength])
         targets = Int32Buffer(shape: kind == .tokens ? [capacity, sequenceLength] : [0])
         labels = Int32Buffer(shape: kind == .tokens ? [0] : [capacity])
+        lengths = Int32Buffer(shape: kind == .sequences ? [capacity] : [0])
+        if kind == .sequences { lengths.pointer.update(repeating: Int32(sequenceLength), count: capacity) }
         sampleIndexStorage = .allocate(capacity: capacity)
         sampleIndexStorage.initialize(repeating: 0, count: capacity)
     }

@@ -20,6 +20,7 @@ final class BatchReader {
     private let normaliser: PixelNormaliser?
     private let stagingBytes: UnsafeMutableRawPointer   // [stagingRows, rowElements] of UInt8 or Int32
     private let labelStaging: UnsafeMutablePointer<Int32>   // [capacity]
+    private let lengthStaging: UnsafeMutablePointer<Int32>  // [capacity]
 
     init(split: DatasetSplit, capacity: Int, sequenceLength: Int, augmentation: ImageAugmentation?) {
         precondition(capacity > 0, "batch capacity must be positive")
@@ -47,11 +48,13 @@ final class BatchReader {
         let bytes = plan.stagingRowCapacity * split.primary.rowElements * elementBytes
         stagingBytes = .allocate(byteCount: max(bytes, 1), alignment: 64)
         labelStaging = .allocate(capacity: capacity)
+        lengthStaging = .allocate(capacity: capacity)
     }
 
     deinit {
         stagingBytes.deallocate()
         labelStaging.deallocate()
+        lengthStaging.deallocate()
     }
 
     /// A batch with buffers for `capacity` samples of this split.
@@ -86,6 +89,9 @@ final class BatchReader {
                 if let labels = split.labels {
                     try labels.read(rows: rows, into: labelStaging + plan.runStagingRow[run])
                 }
+                if let lengths = split.lengths {
+                    try lengths.read(rows: rows, into: lengthStaging + plan.runStagingRow[run])
+                }
             }
         }
         let count = samples.count
@@ -109,6 +115,9 @@ final class BatchReader {
         }
         if split.labels != nil {
             for j in 0 ..< count { batch.labels.pointer[j] = labelStaging[plan.slotStagingRow[j]] }
+        }
+        if split.lengths != nil {
+            for j in 0 ..< count { batch.lengths.pointer[j] = lengthStaging[plan.slotStagingRow[j]] }
         }
         batch.count = count
         batch.position = position

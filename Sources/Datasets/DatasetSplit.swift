@@ -33,6 +33,12 @@ public final class DatasetSplit {
 
     let primary: ShardedArray     // images [N, H, W(, C)], tokens [N, L] or tokens [T]
     let labels: ShardedArray?     // [N] for images and sequences
+    /// Real tokens per row of a `sequences` file that has a `lengths` dataset (the rest of the
+    /// row is padding), each in 1...L; nil when the file has none (no padding).   [N]
+    let lengths: ShardedArray?
+
+    /// Whether rows carry a real length (`lengths` dataset of a sequences file).
+    public var hasLengths: Bool { lengths != nil }
 
     /// Samples for a `tokens` stream read in windows of L+1: ⌊(T − 1) / L⌋; N for the others.
     public func sampleCount(sequenceLength: Int) -> Int {
@@ -92,6 +98,8 @@ public final class DatasetSplit {
         primary = ShardedArray(name: primaryName, datasets: shards.map { ($0.path, $0.datasets[primaryName]!) })
         labels = first.kind == .tokens
             ? nil : ShardedArray(name: "labels", datasets: shards.map { ($0.path, $0.datasets["labels"]!) })
+        lengths = first.datasets["lengths"] == nil
+            ? nil : ShardedArray(name: "lengths", datasets: shards.map { ($0.path, $0.datasets["lengths"]!) })
         rowCount = primary.rowCount
         if kind == .images {
             imageHeight = primary.rowShape[0]
@@ -111,9 +119,14 @@ public final class DatasetSplit {
         if kind != .images {
             try verifyRange(of: primary, limit: vocabSize, what: "token id", limitName: "vocab_size")
         }
+        if let lengths {
+            try verifyRange(of: lengths, lowest: 1, limit: fileSequenceLength + 1, what: "length",
+                            limitName: "seq_len + 1 =")
+        }
     }
 
-    private func verifyRange(of array: ShardedArray, limit: Int, what: String, limitName: String) throws {
+    private func verifyRange(of array: ShardedArray, lowest: Int64 = 0, limit: Int, what: String,
+                             limitName: String) throws {
         let rowsPerRead = max(1, (1 << 20) / max(array.rowElements, 1))
         var values = [Int64](repeating: 0, count: rowsPerRead * array.rowElements)   // [rowsPerRead, rowElements]
         let bound = Int64(limit)
@@ -125,10 +138,10 @@ public final class DatasetSplit {
                     try wrapped { try shard.dataset.readRows(row ..< end, into: buffer.baseAddress!) }
                     for i in 0 ..< (end - row) * array.rowElements {
                         let value = buffer[i]
-                        guard value < 0 || value >= bound else { continue }
+                        guard value < lowest || value >= bound else { continue }
                         let badRow = row + i / array.rowElements
                         let column = array.rowElements > 1 ? " column \(i % array.rowElements)" : ""
-                        let problem = value < 0 ? "\(what) \(value) < 0" : "\(what) \(value) ≥ \(limitName) \(limit)"
+                        let problem = value < lowest ? "\(what) \(value) < \(lowest)" : "\(what) \(value) ≥ \(limitName) \(limit)"
                         throw DatasetError("\(shard.file):/\(array.name) row \(badRow)\(column): \(problem)")
                     }
                 }

@@ -96,6 +96,22 @@ struct OpenedShard {
                 throw DatasetError.at(path, dataset: "labels", "\(labels.rowCount) rows, but /\(inputName) has \(inputRows)")
             }
         }
+        // Optional `lengths` [N] of a sequences file: real tokens per row (the rest is padding).
+        if kind == .sequences && root.exists("lengths") {
+            let lengths = try wrapped { try root.dataset("lengths") }
+            guard Self.integerTypes.contains(lengths.elementType) else {
+                throw DatasetError.at(path, dataset: "lengths", "dtype \(lengths.elementType), expected "
+                                      + Self.integerTypes.map(\.description).joined(separator: ", "))
+            }
+            guard lengths.shape.count == 1 else {
+                throw DatasetError.at(path, dataset: "lengths", "rank \(lengths.shape.count) (shape \(lengths.shape)), expected 1")
+            }
+            let tokenRows = datasets["tokens"]!.rowCount
+            guard lengths.rowCount == tokenRows else {
+                throw DatasetError.at(path, dataset: "lengths", "\(lengths.rowCount) rows, but /tokens has \(tokenRows)")
+            }
+            datasets["lengths"] = lengths
+        }
         self.datasets = datasets
 
         // Image statistics: both or neither, one value per channel, std > 0.
@@ -154,6 +170,9 @@ struct OpenedShard {
             guard mine.elementType == theirs.elementType else {
                 throw differs("/\(name) dtype", mine.elementType, theirs.elementType)
             }
+        }
+        guard (datasets["lengths"] != nil) == (first.datasets["lengths"] != nil) else {
+            throw differs("having /lengths", datasets["lengths"] != nil, first.datasets["lengths"] != nil)
         }
         guard numClasses == first.numClasses else { throw differs("num_classes", numClasses, first.numClasses) }
         guard vocabSize == first.vocabSize else { throw differs("vocab_size", vocabSize, first.vocabSize) }

@@ -126,8 +126,8 @@ extension Trainer {
     }
 
     /// Forward of `count` rows of `batch` starting at `rows`, with the inputs and targets the
-    /// model kind takes: lm — tokens [n, L] and next tokens [n, L]; sequence — tokens [n, L] and
-    /// labels [n]; image — pixels [n, H·W·C] and labels [n].
+    /// model kind takes: lm — tokens [n, L] and next tokens [n, L]; sequence — tokens [n, L],
+    /// labels [n] and real lengths [n] (padding excluded); image — pixels [n, H·W·C] and labels [n].
     static func forward(model: FlowformerModel<Float>, kind config: ModelConfig, batch: Batch, rows: Int,
                         count: Int, context: ForwardContext) -> LossSums {
         switch config.kind {
@@ -138,7 +138,8 @@ extension Trainer {
         case .sequence:
             let length = config.seqLen
             return model.forward(.tokens(batch.tokens.pointer + rows * length),
-                                 targets: batch.labels.pointer + rows, count: count, context: context)
+                                 targets: batch.labels.pointer + rows, count: count, context: context,
+                                 lengths: batch.lengths.pointer + rows)
         case .image:
             let pixels = config.imageSize * config.imageSize * config.channels
             return model.forward(.pixels(batch.pixels.pointer + rows * pixels),

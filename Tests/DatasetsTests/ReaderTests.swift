@@ -128,6 +128,32 @@ func normalisedPixel(sample: Int, y: Int, x: Int, c: Int, mean: [Double], std: [
         }
     }
 
+    @Test func sequenceBatchesHoldLengths() throws {
+        let directory = try makeTemporaryDirectory()
+        // Without a lengths dataset every row is real to its end.
+        let plain = directory.appendingPathComponent("plain.h5").path
+        try FixtureFile.sequences(count: 4, length: 6).write(to: plain)
+        let plainBatch = try TrainingLoader(split: try DatasetSplit.open(plain), globalBatchSize: 2, seed: 0,
+                                            sequenceLength: 6).next()
+        #expect(plainBatch.lengths.array == [6, 6])
+        // With one, row s has (s % 6) + 1 real tokens, whatever order the batch takes them in.
+        let padded = directory.appendingPathComponent("padded.h5").path
+        var file = FixtureFile.sequences(count: 9, length: 6)
+        file.datasets.append(("lengths", .int32, [9], (0..<9).map { Int64($0 % 6 + 1) }))
+        try file.write(to: padded)
+        let loader = try TrainingLoader(split: try DatasetSplit.open(padded), globalBatchSize: 3, seed: 0, sequenceLength: 6)
+        for _ in 0..<3 {
+            let batch = try loader.next()
+            for row in 0..<3 { #expect(batch.lengths[row] == Int32(batch.sampleIndex(row) % 6 + 1)) }
+        }
+        // A length outside 1...L is named with its row.
+        let bad = directory.appendingPathComponent("bad.h5").path
+        var badFile = FixtureFile.sequences(count: 3, length: 6)
+        badFile.datasets.append(("lengths", .int32, [3], [6, 7, 1]))
+        try badFile.write(to: bad)
+        #expect(datasetErrorMessage { _ = try DatasetSplit.open(bad) } == "\(bad):/lengths row 1: length 7 ≥ seq_len + 1 = 7")
+    }
+
     /// Every batch's sample indices and first pixel, for comparisons.
     func record(_ loader: TrainingLoader, batches: Int) throws -> [[Float]] {
         try (0..<batches).map { _ in

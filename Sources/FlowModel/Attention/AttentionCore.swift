@@ -86,16 +86,20 @@ public let defaultCausalChunk = 32
 
 /// Builds the core of `kind` for `shape` (causal or not as `shape.causal` says).
 ///
-/// - Parameter causalChunk: chunk length of the causal flow and linear aggregations; any
-///   positive value gives the same result up to rounding.
+/// - Parameters:
+///   - causalChunk: chunk length of the causal flow and linear aggregations; any positive value
+///     gives the same result up to rounding.
+///   - validLengths: real positions per sequence, read at every forward and backward (non-causal
+///     self-attention excludes the padding after them; causal cores need no mask: pad positions
+///     come last, so no real position sees them).
 public func makeAttentionCore<Scalar: TensorScalar>(
     _ kind: AttentionKind, shape: AttentionShape, scalar: Scalar.Type = Scalar.self,
-    causalChunk: Int = defaultCausalChunk
+    causalChunk: Int = defaultCausalChunk, validLengths: SequenceLengths? = nil
 ) -> any AttentionCore<Scalar> {
     switch (kind, shape.causal) {
-    case (.flow, false): return FlowAttention<Scalar>(shape: shape)
+    case (.flow, false): return FlowAttention<Scalar>(shape: shape, validLengths: validLengths)
     case (.flow, true): return CausalFlowAttention<Scalar>(shape: shape, chunk: causalChunk)
-    case (.softmax, _): return SoftmaxAttention<Scalar>(shape: shape)
-    case (.linear, _): return LinearAttention<Scalar>(shape: shape, chunk: causalChunk)
+    case (.softmax, _): return SoftmaxAttention<Scalar>(shape: shape, validLengths: validLengths)
+    case (.linear, _): return LinearAttention<Scalar>(shape: shape, chunk: causalChunk, validLengths: validLengths)
     }
 }

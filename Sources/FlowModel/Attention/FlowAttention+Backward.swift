@@ -50,21 +50,22 @@ extension FlowAttention {
                         keyGradient: UnsafeMutablePointer<Scalar>,
                         valueGradient: UnsafeMutablePointer<Scalar>) {
         let eps = Self.epsilon, rowBlock = Self.rowBlock
-        let (l, s, d, heads, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth, shape.heads,
-                                    shape.headWidth)
+        let (paddedL, paddedS, d, heads, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth,
+                                                shape.heads, shape.headWidth)
+        let (l, s) = validCounts(b)   // real sinks and sources; padding rows get zero gradients
         // This batch element: rows [L, D] / [S, D] (head h at columns h·d_h), scalars [L, H] / [S, H].
-        let Q = UnsafePointer(sinkKernel.pointer + b &* l &* d)
-        let K = UnsafePointer(sourceKernel.pointer + b &* s &* d)
-        let weightedV = UnsafePointer(weightedValues.pointer + b &* s &* d)   // e_j v_j
-        let g = outputGradient + b &* l &* d                                 // dA
-        let dQ = queryGradient + b &* l &* d
-        let dK = keyGradient + b &* s &* d
-        let dV = valueGradient + b &* s &* d
-        let a = sinkIncoming.pointer + b &* l &* heads
-        let bOut = sourceOutgoing.pointer + b &* s &* heads
-        let alloc = sinkAllocation.pointer + b &* l &* heads
-        let comp = sourceCompetition.pointer + b &* s &* heads
-        let conserved = unclampedConservedSource.pointer + b &* s &* heads
+        let Q = UnsafePointer(sinkKernel.pointer + b &* paddedL &* d)
+        let K = UnsafePointer(sourceKernel.pointer + b &* paddedS &* d)
+        let weightedV = UnsafePointer(weightedValues.pointer + b &* paddedS &* d)   // e_j v_j
+        let g = outputGradient + b &* paddedL &* d                                 // dA
+        let dQ = queryGradient + b &* paddedL &* d
+        let dK = keyGradient + b &* paddedS &* d
+        let dV = valueGradient + b &* paddedS &* d
+        let a = sinkIncoming.pointer + b &* paddedL &* heads
+        let bOut = sourceOutgoing.pointer + b &* paddedS &* heads
+        let alloc = sinkAllocation.pointer + b &* paddedL &* heads
+        let comp = sourceCompetition.pointer + b &* paddedS &* heads
+        let conserved = unclampedConservedSource.pointer + b &* paddedS &* heads
         let nu = competitionScale.pointer + b &* heads
         let sumQ = UnsafePointer(sinkSum.pointer + b &* d)
         let sumK = UnsafePointer(sourceSum.pointer + b &* d)
@@ -222,6 +223,13 @@ extension FlowAttention {
                 let kc = kRow[c]
                 dkRow[c] = (dkRow[c] + dSumK[c]) * kc * (1 - kc)
             }
+        }
+
+        // Padding rows: no gradient.
+        if l < paddedL { dQ.advanced(by: l &* d).update(repeating: 0, count: (paddedL &- l) &* d) }
+        if s < paddedS {
+            dK.advanced(by: s &* d).update(repeating: 0, count: (paddedS &- s) &* d)
+            dV.advanced(by: s &* d).update(repeating: 0, count: (paddedS &- s) &* d)
         }
     }
 }

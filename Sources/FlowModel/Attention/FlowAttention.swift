@@ -23,6 +23,10 @@ import TensorKernels
 ///     3. sources: b_j, Σ b K, Ô_j, e_j = exp(clamp Ô_j), e_j v_j, KV += Kᵀ (e ⊙ v) per block (BLAS)
 ///     4. sinks:   alloc_i, s_i Q_i with s_i = alloc_i a_i, A = (s Q) · KV per block (BLAS)
 ///
+/// Padding (`validLengths`, self-attention only): sequence b uses its first n_b positions as
+/// sinks and sources, exactly as if L = S = n_b — every sum above runs over them only, ν = n_b / Σ e,
+/// and L/S = 1 — and its output rows n_b ..< L are zero (backward: dq, dk, dv rows too).
+///
 /// The softmax normaliser ν = S / Σ_j e_j is known only after sweep 3, so the saved values are
 /// e_j v_j (not comp_j v_j) and ν scales KV and `competition` afterwards. σ and exp run as
 /// vectorised whole-block kernels. Batch elements are independent and run on the threads of a
@@ -86,10 +90,15 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore, WorkerPoo
     let workspaces: WorkerPool<Workspace>
 
     var hasForward = false
+    /// Real positions per sequence (nil: none padded); used only when L = S.
+    public let validLengths: SequenceLengths?
 
-    public init(shape: AttentionShape) {
+    public init(shape: AttentionShape, validLengths: SequenceLengths? = nil) {
         precondition(!shape.causal, "FlowAttention is the non-causal core; use CausalFlowAttention")
+        precondition(validLengths.map { $0.capacity >= shape.batch && $0.fullLength == shape.keyLength } ?? true,
+                     "FlowAttention: validLengths must cover the batch and the key length \(shape.keyLength)")
         self.shape = shape
+        self.validLengths = shape.queryLength == shape.keyLength ? validLengths : nil
         let (b, l, s, d, h, dh) = (shape.batch, shape.queryLength, shape.keyLength, shape.modelWidth,
                                    shape.heads, shape.headWidth)
         sinkKernel = Tensor(b, l, d)
@@ -141,19 +150,21 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore, WorkerPoo
                                keys: UnsafePointer<Scalar>, values: UnsafePointer<Scalar>,
                                output: UnsafeMutablePointer<Scalar>) {
         let eps = Self.epsilon, rowBlock = Self.rowBlock
-        let (l, s, d, heads, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth, shape.heads,
-                                    shape.headWidth)
+        let (paddedL, paddedS, d, heads, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth,
+                                                shape.heads, shape.headWidth)
+        // Real sinks and sources of this element (all of them unless padded).
+        let (l, s) = validCounts(b)
         // This batch element's rows: [L, D] / [S, D]; its per-head scalars: [L, H] / [S, H].
-        let q = queries + b &* l &* d, k = keys + b &* s &* d, v = values + b &* s &* d
-        let Q = sinkKernel.pointer + b &* l &* d
-        let K = sourceKernel.pointer + b &* s &* d
-        let weightedV = weightedValues.pointer + b &* s &* d
-        let out = output + b &* l &* d
-        let a = sinkIncoming.pointer + b &* l &* heads
-        let bOut = sourceOutgoing.pointer + b &* s &* heads
-        let alloc = sinkAllocation.pointer + b &* l &* heads
-        let comp = sourceCompetition.pointer + b &* s &* heads
-        let conserved = unclampedConservedSource.pointer + b &* s &* heads
+        let q = queries + b &* paddedL &* d, k = keys + b &* paddedS &* d, v = values + b &* paddedS &* d
+        let Q = sinkKernel.pointer + b &* paddedL &* d
+        let K = sourceKernel.pointer + b &* paddedS &* d
+        let weightedV = weightedValues.pointer + b &* paddedS &* d
+        let out = output + b &* paddedL &* d
+        let a = sinkIncoming.pointer + b &* paddedL &* heads
+        let bOut = sourceOutgoing.pointer + b &* paddedS &* heads
+        let alloc = sinkAllocation.pointer + b &* paddedL &* heads
+        let comp = sourceCompetition.pointer + b &* paddedS &* heads
+        let conserved = unclampedConservedSource.pointer + b &* paddedS &* heads
         let nu = competitionScale.pointer + b &* heads
         let sumQ = sinkSum.pointer + b &* d              // [H, d_h] = [D]
         let sumK = sourceSum.pointer + b &* d
@@ -272,5 +283,14 @@ public final class FlowAttention<Scalar: TensorScalar>: AttentionCore, WorkerPoo
                        m: rows, n: dh, k: dh, lda: d, ldb: dh, ldc: d, beta: 1)
             }
         }
+        // Padding rows: no output.
+        if l < paddedL { out.advanced(by: l &* d).update(repeating: 0, count: (paddedL &- l) &* d) }
+    }
+
+    /// (sinks, sources) of batch element `b` that are real positions.
+    @inline(__always) func validCounts(_ b: Int) -> (Int, Int) {
+        guard let validLengths else { return (shape.queryLength, shape.keyLength) }
+        let n = validLengths.count(b)
+        return (n, n)
     }
 }

@@ -20,20 +20,28 @@ extension LinearAttention {
                          keyGradient: UnsafeMutablePointer<Scalar>,
                          valueGradient: UnsafeMutablePointer<Scalar>) {
         precondition(hasForward, "LinearAttention.backward called before forward")
-        let (l, s, d, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth, shape.headWidth)
+        let (paddedL, paddedS, d, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth, shape.headWidth)
         let gScaled = scaledOutputGradient.pointer   // [L, d_h]
         let dDen = denominatorGradient.pointer       // [L]
         let running = runningSum.pointer             // [d_h]
         for b in 0..<shape.batch {
+            let (l, s) = validCounts(b)   // real positions; pad rows get zero gradients
+            if l < paddedL {
+                (queryGradient + (b &* paddedL &+ l) &* d).update(repeating: 0, count: (paddedL &- l) &* d)
+            }
+            if s < paddedS {
+                (keyGradient + (b &* paddedS &+ s) &* d).update(repeating: 0, count: (paddedS &- s) &* d)
+                (valueGradient + (b &* paddedS &+ s) &* d).update(repeating: 0, count: (paddedS &- s) &* d)
+            }
             for h in 0..<shape.heads {
                 let headIndex = b &* shape.heads &+ h
-                let sinkRows = b &* l &* d &+ h &* dh, sourceRows = b &* s &* d &+ h &* dh
+                let sinkRows = b &* paddedL &* d &+ h &* dh, sourceRows = b &* paddedS &* d &+ h &* dh
                 let fq = UnsafePointer(queryFeatures.pointer + sinkRows)
                 let fk = UnsafePointer(keyFeatures.pointer + sourceRows)
                 let v = UnsafePointer(savedValues.pointer + sourceRows)
                 let g = outputGradient + sinkRows
                 let dQ = queryGradient + sinkRows, dK = keyGradient + sourceRows, dV = valueGradient + sourceRows
-                let z = normaliser.pointer + headIndex &* l
+                let z = normaliser.pointer + headIndex &* paddedL
                 for i in 0..<l {
                     let from = g + i &* d, to = gScaled + i &* dh
                     for c in 0..<dh { to[c] = z[i] * from[c] }

@@ -9,6 +9,10 @@ import TensorKernels
 /// and a running key sum). ε = 1e-6 keeps the normaliser away from zero (φ > 0, so the dot
 /// product is positive but may underflow for very negative inputs); it matches the reference
 /// implementation of the paper.
+///
+/// Padding (`validLengths`, non-causal self-attention only): sequence b sums over its first n_b
+/// keys only (Σ_j φ(k_j) and Σ_j φ(k_j) ⊗ v_j), its output rows n_b ..< L are zero, and so are
+/// the pad rows of dq, dk, dv. (Causal attention needs nothing: pad positions come last.)
 public final class LinearAttention<Scalar: TensorScalar>: AttentionCore {
     public let shape: AttentionShape
     /// Positions per chunk of the causal product.
@@ -30,10 +34,15 @@ public final class LinearAttention<Scalar: TensorScalar>: AttentionCore {
     let keyValueGradient: Tensor<Scalar>      // dKV               [d_h, d_h]
     let denominatorGradient: Tensor<Scalar>   // d(1/z_i)          [L]
     var hasForward = false
+    /// Real positions per sequence (nil: none padded); used only by non-causal self-attention.
+    public let validLengths: SequenceLengths?
 
-    public init(shape: AttentionShape, chunk: Int = defaultCausalChunk) {
+    public init(shape: AttentionShape, chunk: Int = defaultCausalChunk, validLengths: SequenceLengths? = nil) {
         precondition(chunk > 0, "LinearAttention chunk must be positive, got \(chunk)")
+        precondition(validLengths.map { $0.capacity >= shape.batch && $0.fullLength == shape.keyLength } ?? true,
+                     "LinearAttention: validLengths must cover the batch and the key length \(shape.keyLength)")
         self.shape = shape
+        self.validLengths = (!shape.causal && shape.queryLength == shape.keyLength) ? validLengths : nil
         self.chunk = chunk
         let (b, l, s, d, h, dh) = (shape.batch, shape.queryLength, shape.keyLength, shape.modelWidth,
                                    shape.heads, shape.headWidth)
@@ -54,6 +63,13 @@ public final class LinearAttention<Scalar: TensorScalar>: AttentionCore {
     /// φ'(x) written with y = φ(x): 1 where x > 0 (y > 1), else eˣ = y.
     @inline(__always) static func featureDerivative(_ y: Scalar) -> Scalar { y > 1 ? 1 : y }
 
+    /// (queries, keys) of batch element `b` that are real positions.
+    @inline(__always) func validCounts(_ b: Int) -> (Int, Int) {
+        guard let validLengths else { return (shape.queryLength, shape.keyLength) }
+        let n = validLengths.count(b)
+        return (n, n)
+    }
+
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func forward(queries: UnsafePointer<Scalar>, keys: UnsafePointer<Scalar>,
@@ -62,16 +78,20 @@ public final class LinearAttention<Scalar: TensorScalar>: AttentionCore {
         eluPlusOne(keys, into: keyFeatures.pointer, count: shape.keyElements)
         savedValues.pointer.update(from: values, count: shape.keyElements)
         let eps = Self.epsilon
-        let (l, s, d, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth, shape.headWidth)
+        let (paddedL, paddedS, d, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth, shape.headWidth)
         for b in 0..<shape.batch {
+            let (l, s) = validCounts(b)
+            if l < paddedL {
+                (output + (b &* paddedL &+ l) &* d).update(repeating: 0, count: (paddedL &- l) &* d)
+            }
             for h in 0..<shape.heads {
                 let headIndex = b &* shape.heads &+ h
-                let sinkRows = b &* l &* d &+ h &* dh, sourceRows = b &* s &* d &+ h &* dh
+                let sinkRows = b &* paddedL &* d &+ h &* dh, sourceRows = b &* paddedS &* d &+ h &* dh
                 let fq = UnsafePointer(queryFeatures.pointer + sinkRows)
                 let fk = UnsafePointer(keyFeatures.pointer + sourceRows)
                 let v = values + sourceRows
                 let out = output + sinkRows
-                let z = normaliser.pointer + headIndex &* l
+                let z = normaliser.pointer + headIndex &* paddedL
                 if let product {
                     // Numerator Σ_{j≤i} (φq_i·φk_j) v_j; denominator with the running key sum.
                     product.run(reverse: false, length: l, a: fq, lda: d, b: fk, ldb: d, c: v, ldc: d,

@@ -10,6 +10,11 @@ import TensorKernels
 ///
 ///     dP_ij = g_i·v_j,   dZ_ij = P_ij (dP_ij − Σ_k P_ik dP_ik)
 ///     dq_i = Σ_j dZ_ij k_j / √d_h,   dk_j = Σ_i dZ_ij q_i / √d_h,   dv_j = Σ_i P_ij g_i
+///
+/// Padding (`validLengths`, non-causal self-attention only): sequence b attends over its first n_b
+/// keys only and its output rows n_b ..< L are zero — computed as an n_b × n_b problem (P of
+/// that element packed [n_b, n_b] at the start of its [L, S] block), so pad keys cost nothing
+/// and their dk, dv rows (and the pad rows of dq) are zero.
 public final class SoftmaxAttention<Scalar: TensorScalar>: AttentionCore {
     public let shape: AttentionShape
 
@@ -19,9 +24,14 @@ public final class SoftmaxAttention<Scalar: TensorScalar>: AttentionCore {
     let probabilities: Tensor<Scalar>   // P  [B, H, L, S]
     let probabilityGradient: Tensor<Scalar>  // dP, then dZ, one head at a time [L, S]
     var hasForward = false
+    /// Real positions per sequence (nil: none padded); used only by non-causal self-attention.
+    public let validLengths: SequenceLengths?
 
-    public init(shape: AttentionShape) {
+    public init(shape: AttentionShape, validLengths: SequenceLengths? = nil) {
+        precondition(validLengths.map { $0.capacity >= shape.batch && $0.fullLength == shape.keyLength } ?? true,
+                     "SoftmaxAttention: validLengths must cover the batch and the key length \(shape.keyLength)")
         self.shape = shape
+        self.validLengths = (!shape.causal && shape.queryLength == shape.keyLength) ? validLengths : nil
         let (b, l, s, d, h) = (shape.batch, shape.queryLength, shape.keyLength, shape.modelWidth, shape.heads)
         savedQueries = Tensor(b, l, d)
         savedKeys = Tensor(b, s, d)
@@ -33,6 +43,12 @@ public final class SoftmaxAttention<Scalar: TensorScalar>: AttentionCore {
     /// 1 / √d_h
     var scoreScale: Scalar { 1 / Scalar.sqrt(Scalar(shape.headWidth)) }
 
+    /// (queries, keys) of batch element `b` that are real positions.
+    @inline(__always) func validCounts(_ b: Int) -> (Int, Int) {
+        guard let validLengths else { return (shape.queryLength, shape.keyLength) }
+        let n = validLengths.count(b)
+        return (n, n)
+    }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
@@ -41,13 +57,14 @@ public final class SoftmaxAttention<Scalar: TensorScalar>: AttentionCore {
         savedQueries.pointer.update(from: queries, count: shape.queryElements)
         savedKeys.pointer.update(from: keys, count: shape.keyElements)
         savedValues.pointer.update(from: values, count: shape.keyElements)
-        let (l, s, d, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth, shape.headWidth)
+        let (paddedL, paddedS, d, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth, shape.headWidth)
         for b in 0..<shape.batch {
+            let (l, s) = validCounts(b)
             for h in 0..<shape.heads {
-                let q = queries + (b &* l &* d &+ h &* dh)
-                let k = keys + (b &* s &* d &+ h &* dh)
-                let v = values + (b &* s &* d &+ h &* dh)
-                let p = probabilities.pointer + (b &* shape.heads &+ h) &* l &* s
+                let q = queries + (b &* paddedL &* d &+ h &* dh)
+                let k = keys + (b &* paddedS &* d &+ h &* dh)
+                let v = values + (b &* paddedS &* d &+ h &* dh)
+                let p = probabilities.pointer + (b &* shape.heads &+ h) &* paddedL &* paddedS   // [l, s] packed
                 // Scores q kᵀ / √d_h  [L, S], then a masked, max-shifted softmax per row
                 // (TensorKernels' vectorised row softmax; causal rows see columns ≤ i).
                 matmul(q, k, transposeB: true, into: p, m: l, n: s, k: dh, lda: d, ldb: d, ldc: s,
@@ -57,8 +74,11 @@ public final class SoftmaxAttention<Scalar: TensorScalar>: AttentionCore {
                 } else {
                     softmaxRows(p, into: p, rows: l, cols: s)
                 }
-                matmul(UnsafePointer(p), v, into: output + (b &* l &* d &+ h &* dh), m: l, n: dh, k: s,
+                matmul(UnsafePointer(p), v, into: output + (b &* paddedL &* d &+ h &* dh), m: l, n: dh, k: s,
                        lda: s, ldb: d, ldc: d)
+            }
+            if l < paddedL {
+                (output + (b &* paddedL &+ l) &* d).update(repeating: 0, count: (paddedL &- l) &* d)
             }
         }
         hasForward = true
@@ -71,16 +91,17 @@ public final class SoftmaxAttention<Scalar: TensorScalar>: AttentionCore {
                          keyGradient: UnsafeMutablePointer<Scalar>,
                          valueGradient: UnsafeMutablePointer<Scalar>) {
         precondition(hasForward, "SoftmaxAttention.backward called before forward")
-        let (l, s, d, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth, shape.headWidth)
-        let dZ = probabilityGradient.pointer
+        let (paddedL, paddedS, d, dh) = (shape.queryLength, shape.keyLength, shape.modelWidth, shape.headWidth)
+        let dZ = probabilityGradient.pointer   // [l, s] packed
         for b in 0..<shape.batch {
+            let (l, s) = validCounts(b)
             for h in 0..<shape.heads {
-                let sinkRows = b &* l &* d &+ h &* dh, sourceRows = b &* s &* d &+ h &* dh
+                let sinkRows = b &* paddedL &* d &+ h &* dh, sourceRows = b &* paddedS &* d &+ h &* dh
                 let q = UnsafePointer(savedQueries.pointer + sinkRows)
                 let k = UnsafePointer(savedKeys.pointer + sourceRows)
                 let v = UnsafePointer(savedValues.pointer + sourceRows)
                 let g = outputGradient + sinkRows
-                let p = UnsafePointer(probabilities.pointer + (b &* shape.heads &+ h) &* l &* s)
+                let p = UnsafePointer(probabilities.pointer + (b &* shape.heads &+ h) &* paddedL &* paddedS)
                 // dv = Pᵀ g;  dP = g vᵀ
                 matmul(p, transposeA: true, g, into: valueGradient + sourceRows, m: s, n: dh, k: l,
                        lda: s, ldb: d, ldc: d)
@@ -92,6 +113,14 @@ public final class SoftmaxAttention<Scalar: TensorScalar>: AttentionCore {
                        lda: s, ldb: d, ldc: d, alpha: scoreScale)
                 matmul(UnsafePointer(dZ), transposeA: true, q, into: keyGradient + sourceRows, m: s, n: dh,
                        k: l, lda: s, ldb: d, ldc: d, alpha: scoreScale)
+            }
+            // Padding rows: no gradient.
+            if l < paddedL {
+                (queryGradient + (b &* paddedL &+ l) &* d).update(repeating: 0, count: (paddedL &- l) &* d)
+            }
+            if s < paddedS {
+                (keyGradient + (b &* paddedS &+ s) &* d).update(repeating: 0, count: (paddedS &- s) &* d)
+                (valueGradient + (b &* paddedS &+ s) &* d).update(repeating: 0, count: (paddedS &- s) &* d)
             }
         }
     }

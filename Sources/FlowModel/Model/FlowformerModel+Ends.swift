@@ -38,7 +38,7 @@ extension FlowformerModel {
         }
     }
 
-    /// norm → (mean over tokens) → head → cross-entropy; leaves ∂(Σ loss)/∂logits in `logits`.
+    /// norm → (mean over the real tokens) → head → cross-entropy; leaves ∂(Σ loss)/∂logits in `logits`.
     func headForward(targets: UnsafePointer<Int32>, samples n: Int, parameters p: UnsafePointer<Scalar>) -> LossSums {
         let d = config.dModel, rows = n &* tokens
         let last = residualStream[config.layers].pointer
@@ -46,7 +46,8 @@ extension FlowformerModel {
                   into: normOutput.pointer, mean: normMean.pointer, rstd: normRstd.pointer,
                   rows: rows, cols: d, epsilon: TransformerBlock<Scalar>.layerNormEpsilon)
         if let pooled {
-            MeanPool.forward(normOutput.pointer, into: pooled.pointer, samples: n, tokens: tokens, dModel: d)
+            MeanPool.forward(normOutput.pointer, into: pooled.pointer, samples: n, tokens: tokens, dModel: d,
+                             lengths: sequenceLengths)
             layout.head.forward(pooled.pointer, rows: n, parameters: p, into: logits.pointer)
         } else {
             layout.head.forward(normOutput.pointer, rows: rows, parameters: p, into: logits.pointer)
@@ -69,7 +70,8 @@ extension FlowformerModel {
         if let pooled, let pooledGradient {
             layout.head.backward(outputGradient: dLogits, input: pooled.pointer, rows: n, parameters: p,
                                  gradients: g, inputGradient: pooledGradient.pointer)
-            MeanPool.backward(dPooled: pooledGradient.pointer, dX: dNorm, samples: n, tokens: tokens, dModel: d)
+            MeanPool.backward(dPooled: pooledGradient.pointer, dX: dNorm, samples: n, tokens: tokens, dModel: d,
+                              lengths: sequenceLengths)
         } else {
             layout.head.backward(outputGradient: dLogits, input: normOutput.pointer, rows: rows, parameters: p,
                                  gradients: g, inputGradient: dNorm)

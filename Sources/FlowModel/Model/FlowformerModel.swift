@@ -28,6 +28,9 @@ public final class FlowformerModel<Scalar: TensorScalar> {
     let tokens: Int      // T: tokens per sample seen by the blocks
     let rowsPerSample: Int  // R: logit rows per sample (T for lm, 1 for the classifiers)
     let blocks: [TransformerBlock<Scalar>]
+    /// sequence: real tokens per sample of the current call, shared with every attention core and
+    /// the pooling (padding is excluded from both); nil for lm and image.
+    let sequenceLengths: SequenceLengths?
     let scratch: BlockScratch<Scalar>
 
     // Forward activations, kept for backward.
@@ -68,9 +71,11 @@ public final class FlowformerModel<Scalar: TensorScalar> {
         let t = config.tokensPerSample, d = config.dModel
         tokens = t
         rowsPerSample = config.kind == .lm ? t : 1
+        let lengths = config.kind == .sequence ? SequenceLengths(capacity: maxBatch, fullLength: t) : nil
+        sequenceLengths = lengths
         blocks = layout.blocks.enumerated().map { index, parameters in
             TransformerBlock(parameters: parameters, index: index, config: config, maxBatch: maxBatch,
-                             attentionChunk: attentionChunk)
+                             attentionChunk: attentionChunk, validLengths: lengths)
         }
         scratch = BlockScratch(maxBatch: maxBatch, tokens: t, dModel: d, ff: config.ff)
         residualStream = (0...config.layers).map { _ in Tensor(maxBatch, t, d) }
@@ -124,9 +129,14 @@ public final class FlowformerModel<Scalar: TensorScalar> {
     ///   - targets: lm → Int32 [n, L] next tokens; image / sequence → Int32 [n] class ids.
     ///   - n: samples, 1 ... maxBatch.
     ///   - context: dropout keys and whether to apply dropout.
+    ///   - lengths: sequence → Int32 [n], the real tokens of each sample (the rest of its seq_len
+    ///     is padding, excluded from attention and pooling: the results are those of the
+    ///     unpadded sample); nil: no padding. Ignored by lm (causal: padding at the end is never
+    ///     seen by real positions) and image.
     public func forward(_ input: ModelInput<Scalar>, targets: UnsafePointer<Int32>, count n: Int,
-                        context: ForwardContext) -> LossSums {
+                        context: ForwardContext, lengths: UnsafePointer<Int32>? = nil) -> LossSums {
         precondition(n >= 1 && n <= maxBatch, "forward: batch of \(n) samples outside 1...\(maxBatch)")
+        sequenceLengths?.set(lengths, count: n)
         let p = UnsafePointer(parameters.pointer)
         embeddingForward(input, samples: n, parameters: p)
         for i in 0..<blocks.count {  // index loops: iterators allocate in unoptimised builds

@@ -50,7 +50,8 @@ final class TransformerBlock<Scalar: TensorScalar> {
     let hidden: Tensor<Scalar>        // GELU'(fc1(LN2(m))) after forward   [B, T, F]
     let activated: Tensor<Scalar>     // GELU(fc1(LN2(m)))     [B, T, F]
 
-    init(parameters: BlockParameters, index: Int, config: ModelConfig, maxBatch: Int, attentionChunk: Int) {
+    init(parameters: BlockParameters, index: Int, config: ModelConfig, maxBatch: Int, attentionChunk: Int,
+         validLengths: SequenceLengths? = nil) {
         let t = config.tokensPerSample, d = config.dModel, f = config.ff
         self.parameters = parameters
         self.maxBatch = maxBatch
@@ -62,7 +63,7 @@ final class TransformerBlock<Scalar: TensorScalar> {
         attention = MultiHeadAttention(
             query: parameters.query, key: parameters.key, value: parameters.value, out: parameters.out,
             core: makeAttentionCore(config.attention, shape: shape, scalar: Scalar.self,
-                                    causalChunk: attentionChunk))
+                                    causalChunk: attentionChunk, validLengths: validLengths))
         attentionDropout = SampleDropout(layer: index, site: 0, probability: config.dropout)
         feedForwardDropout = SampleDropout(layer: index, site: 1, probability: config.dropout)
         norm1Output = Tensor(maxBatch, t, d)
