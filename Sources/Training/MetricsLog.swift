@@ -2,7 +2,8 @@ import Foundation
 import MPIComm
 
 /// `metrics.jsonl` in the run directory: one JSON object per line, per logged step and per
-/// evaluation, appended across resumes (rank 0 only). Each line is written with one `write`
+/// evaluation, appended across resumes (rank 0 only). Every record also goes to the run's
+/// TensorBoard event file (`TensorBoardEvents`). Each line is written with one `write`
 /// call and flushed, so a crash leaves at most a partial last line; readers skip lines that do
 /// not parse.
 public final class MetricsLog {
@@ -10,6 +11,8 @@ public final class MetricsLog {
     private let handle: FileHandle
     /// The last append failed (its warning is printed once per series of failures).
     private var failing = false
+    /// The same records as TensorBoard events (nil if the event file could not be created).
+    private let events: TensorBoardEvents?
 
     public init(directory: String) throws {
         path = directory + "/metrics.jsonl"
@@ -23,12 +26,19 @@ public final class MetricsLog {
         }
         self.handle = handle
         handle.seekToEndOfFile()
+        do {
+            events = try TensorBoardEvents(directory: directory, previousMetrics: path)
+        } catch {
+            Communicator.writeStderrLine("flowformer: warning: \(error); no TensorBoard events for this run")
+            events = nil
+        }
     }
 
     deinit { try? handle.close() }
 
     /// Appends one record. Keys are written in sorted order; non-finite numbers become null.
     public func append(_ record: [String: MetricValue]) {
+        events?.append(record)
         var line = "{"
         for (index, key) in record.keys.sorted().enumerated() {
             if index > 0 { line += ", " }
