@@ -22,13 +22,9 @@ public struct TrainOptions: Sendable {
     /// Seconds a rank waits in a collective before deciding another rank is dead or stopped and
     /// aborting the job.
     public var collectiveTimeout: Double = 300
-    /// Fault injection for the end-to-end tests (hidden options of `flowformer train`):
-    /// behave as if a stop signal arrived at the boundary before this step …
-    public var stopAtStep: Int?
-    /// … sleep this long at every step, so a test can signal a run in the middle …
-    public var stepDelaySeconds: Double = 0
-    /// … and inject this fault (`--inject-fault`; see `InjectedFault`).
-    public var fault: InjectedFault?
+    /// Fault injection for the end-to-end tests (the hidden options of `flowformer train`);
+    /// `.none` in real runs.
+    public var hooks: TrainingHooks = .none
     /// Where rank 0's progress and notices go.
     public var print: @Sendable (String) -> Void = { line in
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
@@ -54,10 +50,9 @@ public final class Trainer {
     let schedule: LearningRateSchedule
     let trainLoader: TrainingLoader
     let validationLoader: EvaluationLoader?
-    let reducer: GradientReducer
+    let trainingStep: TrainingStep
     let metrics: MetricsLog?
     let totalSteps: Int
-    let accumulation: Int
     var state: TrainerState
     /// The checkpoint this run wrote last (every rank knows it), for messages; nil before the first.
     var lastCheckpoint: String?
@@ -141,12 +136,13 @@ public final class Trainer {
         }
 
         totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * trainLoader.batchesPerEpoch
-        accumulation = config.train.accumulationSteps(worldSize: communicator.size)
         schedule = config.train.learningRateSchedule(totalSteps: totalSteps)
-        reducer = GradientReducer(communicator: communicator, gradients: model.gradients.pointer,
-                                  count: model.table.count,
-                                  bucketBytes: Int(config.train.bucketMb * 1_048_576),
-                                  overlap: config.train.overlapComm, timeoutSeconds: options.collectiveTimeout)
+        trainingStep = TrainingStep(model: model, optimizer: optimizer, communicator: communicator,
+                                    globalBatch: config.train.globalBatch, microBatch: config.train.microBatch,
+                                    clipNorm: Float(config.train.clipGradNorm),
+                                    bucketBytes: Int(config.train.bucketMb * 1_048_576),
+                                    overlap: config.train.overlapComm, collectiveTimeout: options.collectiveTimeout,
+                                    hooks: options.hooks)
         metrics = try communicator.allSucceed {
             guard isRoot else { return nil }
             try FileManager.default.createDirectory(atPath: config.checkpoint.dir, withIntermediateDirectories: true)
@@ -155,7 +151,7 @@ public final class Trainer {
         try verifyParametersAgree()
         if isRoot {
             print("flowformer train: \(communicator.size) rank(s), \(model.table.count) parameters, "
-                  + "\(totalSteps) steps of \(config.train.globalBatch) samples (\(accumulation) micro-batch(es) of \(config.train.microBatch) per rank per step), "
+                  + "\(totalSteps) steps of \(config.train.globalBatch) samples (\(trainingStep.accumulation) micro-batch(es) of \(config.train.microBatch) per rank per step), "
                   + "\(trainLoader.batchesPerEpoch) steps per epoch, \(KernelVariant.active.rawValue) kernels")
             print("resolved configuration:\n" + config.yaml)
         }
@@ -184,8 +180,13 @@ public final class Trainer {
         do {
             try request.wait(seconds: options.collectiveTimeout)
         } catch let error as MPIError {
-            communicator.abort(message: "flowformer: rank \(communicator.rank): error: \(error) (aborting the job; the last checkpoint in \(config.checkpoint.dir) is intact)")
+            abortJob(error)
         }
+    }
+
+    /// Ends the job after a collective failed or timed out (another rank is dead or stopped).
+    func abortJob(_ error: MPIError) -> Never {
+        communicator.abort(message: "flowformer: rank \(communicator.rank): error: \(error) (aborting the job; the last checkpoint in \(config.checkpoint.dir) is intact)")
     }
 }
 
