@@ -105,13 +105,16 @@ public final class Trainer {
                 try reader.readOptimizerState(into: optimizer, optimizerName: config.train.optimizer.rawValue,
                                               table: model.table)
                 print("resuming from \(reader.path) at step \(reader.trainer.step) (\(reader.trainer.samplesSeen) samples seen)")
-                return TrainerStateCoding.encode(reader.trainer)
+                return reader.trainer.broadcastText
             }
             model.initializeParameters(seed: state.seed)
-            return TrainerStateCoding.encode(state)
+            return state.broadcastText
         }
         pendingReader = nil
-        state = try TrainerStateCoding.decode(loadedState)
+        guard let loaded = TrainerState(broadcastText: loadedState) else {
+            throw TrainingError("internal: cannot decode the trainer state '\(loadedState)'")
+        }
+        state = loaded
         optimizer.stepCount = state.step
         try communicator.broadcast(model.parameters.buffer, root: 0)
         for buffer in optimizer.stateBuffers { try communicator.broadcast(buffer.buffer.buffer, root: 0) }
@@ -187,34 +190,5 @@ public final class Trainer {
     /// Ends the job after a collective failed or timed out (another rank is dead or stopped).
     func abortJob(_ error: MPIError) -> Never {
         communicator.abort(message: "flowformer: rank \(communicator.rank): error: \(error) (aborting the job; the last checkpoint in \(config.checkpoint.dir) is intact)")
-    }
-}
-
-/// `TrainerState` as text, to broadcast it from rank 0.
-enum TrainerStateCoding {
-    static func encode(_ s: TrainerState) -> String {
-        func bits(_ value: Double?) -> String { value.map { String($0.bitPattern) } ?? "-" }
-        let fields: [String] = [
-            String(s.step), String(s.epoch), String(s.batchInEpoch), String(s.samplesSeen), String(s.seed),
-            String(s.worldSize), bits(s.validationLoss), bits(s.bestValidationLoss),
-            s.bestStep.map { String($0) } ?? "-",
-        ]
-        return fields.joined(separator: " ")
-    }
-
-    static func decode(_ text: String) throws -> TrainerState {
-        let fields = text.split(separator: " ").map(String.init)
-        guard fields.count == 9, let step = Int(fields[0]), let epoch = Int(fields[1]),
-              let batch = Int(fields[2]), let samples = Int(fields[3]), let seed = UInt64(fields[4]),
-              let world = Int(fields[5]) else {
-            throw TrainingError("internal: cannot decode trainer state '\(text)'")
-        }
-        var s = TrainerState()
-        s.step = step; s.epoch = epoch; s.batchInEpoch = batch; s.samplesSeen = samples
-        s.seed = seed; s.worldSize = world
-        s.validationLoss = UInt64(fields[6]).map(Double.init(bitPattern:))
-        s.bestValidationLoss = UInt64(fields[7]).map(Double.init(bitPattern:))
-        s.bestStep = Int(fields[8])
-        return s
     }
 }
