@@ -12,3 +12,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# Python packages of jobs/experiments (plots, TensorBoard's reader for the event-file test), from PyPI
+# when missing.
+python3 -c 'import matplotlib, tensorboard' 2>/dev/null \
+  || PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check matplotlib tensorboard >/dev/null

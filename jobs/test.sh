@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: builds, checks the release binary's two kernel builds (AVX2 code
 # isolated, bitwise-equal training), runs every Swift test (unit, golden, HDF5, mpirun
-# end-to-end), then the pre-emption test on a real local Slurm cluster.
+# end-to-end), then the experiment machinery (TensorBoard events across a resume, run.sh --quick,
+# plot.py) and the pre-emption test on a real local Slurm cluster.
 #
 #   jobs/test.sh                 # everything
 #   jobs/test.sh --filter X      # only the Swift tests matching X (no Slurm test)
@@ -14,5 +15,6 @@ if [ $# -eq 0 ]; then
 fi
 swift test "$@"
 if [ $# -eq 0 ]; then
+  jobs/experiments/test.sh
   jobs/slurm/requeue-test.sh
 fi
