@@ -18,6 +18,15 @@ public enum AttentionKind: String, Sendable, CaseIterable, Codable {
     case linear
 }
 
+/// How a classifier turns its token rows into one vector for the head.
+public enum PoolKind: String, Sendable, CaseIterable, Codable {
+    /// Mean over the real (unpadded) tokens.
+    case mean
+    /// A learned `cls_token` [d_model] is prepended to the tokens (position 0, with its own
+    /// `pos_embed` row) and its final row is the pooled vector, as in LRA and ViT (`sequence` only).
+    case cls
+}
+
 /// The architecture of a model: SPEC §6 `model:` keys. Plain values, no parsing here.
 public struct ModelConfig: Sendable, Equatable, Codable {
     public var kind: ModelKind = .lm
@@ -39,15 +48,21 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var channels: Int = 1
     /// Patch side in pixels (image).
     public var patch: Int = 4
+    /// Pooling of the classifiers (`cls`: sequence only). Configurations written before the key
+    /// existed read as `mean`, which they used.
+    public var pool: PoolKind = .mean
 
     public init() {}
 
     public var headDim: Int { dModel / heads }
 
-    /// Tokens per sample seen by the blocks: seq_len, or (image_size / patch)² patches.
+    /// Tokens per sample seen by the blocks: seq_len (+ 1 with a CLS token), or (image_size / patch)² patches.
     public var tokensPerSample: Int {
-        kind == .image ? (imageSize / patch) * (imageSize / patch) : seqLen
+        kind == .image ? (imageSize / patch) * (imageSize / patch) : seqLen + (hasClassToken ? 1 : 0)
     }
+
+    /// Whether a learned CLS token is prepended (`sequence` with `pool: cls`).
+    public var hasClassToken: Bool { kind == .sequence && pool == .cls }
 
     /// Width of the head's output: vocabulary for `lm`, classes otherwise.
     public var outputs: Int { kind == .lm ? vocabSize : numClasses }

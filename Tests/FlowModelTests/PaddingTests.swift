@@ -4,10 +4,12 @@ import TensorKernels
 
 /// Padding (`SequenceLengths`): a padded row must give the outputs and gradients of the same row
 /// unpadded, for every attention kind and for the whole sequence classifier, in Double; pad rows
-/// get zero outputs and gradients; and the masked backward matches central differences.
+/// get zero outputs and gradients; and the masked backward matches central differences. The model
+/// tests run with both pools (mean over the real tokens, and a CLS token).
 /// Comparisons are written `!(error <= bound)` so that NaN fails.
 @Suite struct PaddingTests {
     static let kinds: [AttentionKind] = [.flow, .softmax, .linear]
+    static let kindsAndPools: [(AttentionKind, PoolKind)] = kinds.flatMap { kind in PoolKind.allCases.map { (kind, $0) } }
 
     /// The padded length and the real lengths of the two sequences of the core tests.
     static let (paddedLength, realLengths) = (7, [4, 7])
@@ -95,10 +97,11 @@ import TensorKernels
     /// The sequence classifier: sample 0 is 4 real tokens padded to 6, sample 1 is 6 real tokens.
     /// Its loss and every gradient equal (model of seq_len 4 on sample 0's real tokens) + (model of
     /// seq_len 6 on sample 1 alone, no padding), with the same parameters (pos_embed's first rows).
-    @Test(arguments: kinds)
-    func sequenceModelGivesTheUnpaddedResults(kind: AttentionKind) {
+    @Test(arguments: kindsAndPools)
+    func sequenceModelGivesTheUnpaddedResults(kind: AttentionKind, pool: PoolKind) {
         var config = tinyConfig(.sequence, kind)
         config.seqLen = 6
+        config.pool = pool
         var shortConfig = config
         shortConfig.seqLen = 4
         let model = FlowformerModel<Double>(config: config, maxBatch: 2)
@@ -135,19 +138,20 @@ import TensorKernels
 
         let expectedLoss = shortSums.lossSum + singleSums.lossSum
         let lossError = abs(sums.lossSum - expectedLoss) / abs(expectedLoss)
-        if !(lossError <= 1e-12) { Issue.record("\(kind): loss \(sums.lossSum) vs \(expectedLoss)") }
+        if !(lossError <= 1e-12) { Issue.record("\(kind) \(pool): loss \(sums.lossSum) vs \(expectedLoss)") }
         for entry in model.table.entries {
             let shortEntry = short.table[entry.name]!
             var expected = Array(single.gradients.array[entry.offset ..< entry.offset + entry.count])
             for i in 0..<shortEntry.count { expected[i] += short.gradients[shortEntry.offset + i] }
-            expectClose("\(kind) gradient \(entry.name)", model.gradients.array[entry.offset ..< entry.offset + entry.count],
+            expectClose("\(kind) \(pool) gradient \(entry.name)", model.gradients.array[entry.offset ..< entry.offset + entry.count],
                         expected[...], bound: 1e-11)
         }
     }
 
-    @Test(arguments: kinds)
-    func paddedModelGradientsMatchFiniteDifferences(kind: AttentionKind) {
-        let config = tinyConfig(.sequence, kind)
+    @Test(arguments: kindsAndPools)
+    func paddedModelGradientsMatchFiniteDifferences(kind: AttentionKind, pool: PoolKind) {
+        var config = tinyConfig(.sequence, kind)
+        config.pool = pool
         let model = FlowformerModel<Double>(config: config, maxBatch: 2)
         model.randomizeParameters(seed: 7)
         let batch = TestBatch(config: config, samples: 2, seed: 8)
@@ -166,7 +170,7 @@ import TensorKernels
         _ = loss()
         model.backward(lossScale: 1)
         let analytic = model.gradients
-        expectGradients("padded \(kind)", values: model.parameters.pointer, gradient: analytic.pointer,
+        expectGradients("padded \(kind) \(pool)", values: model.parameters.pointer, gradient: analytic.pointer,
                         indices: 0..<model.table.count, loss: loss)
     }
 
@@ -198,5 +202,22 @@ import TensorKernels
                 }
             }
         }
+    }
+}
+
+/// `pool: cls`: the parameter table gains `cls_token` and a `pos_embed` row; with `mean` it is
+/// the table of before (so checkpoints written before the key existed load unchanged).
+@Suite struct ClassTokenLayoutTests {
+    @Test func clsAddsItsTokenAndAPositionRow() {
+        var config = tinyConfig(.sequence, .flow)
+        let mean = ParameterLayout(config)
+        config.pool = .cls
+        let cls = ParameterLayout(config)
+        #expect(mean.table["cls_token"] == nil)
+        #expect(cls.table["cls_token"]?.shape == [config.dModel])
+        #expect(mean.table["pos_embed"]?.shape == [config.seqLen, config.dModel])
+        #expect(cls.table["pos_embed"]?.shape == [config.seqLen + 1, config.dModel])
+        #expect(cls.table.count == mean.table.count + 2 * config.dModel)
+        #expect(cls.table["cls_token"].map { !$0.decays } == true)
     }
 }

@@ -330,6 +330,7 @@ private let minimal = """
         c.model.dModel = 96; c.model.heads = 3; c.model.layers = 7; c.model.ff = 333; c.model.dropout = 0.125
         c.model.seqLen = 4096; c.model.vocabSize = 17; c.model.numClasses = 11
         c.model.imageSize = 32; c.model.channels = 3; c.model.patch = 8
+        c.model.pool = .cls
         c.data.train = ["a: b.h5", "#hash.h5", "quote\"s and \\ back", "tab\there", "ünï.h5"]
         c.data.val = ["single.h5"]
         c.data.test = ["x.h5", "y.h5"]
@@ -344,6 +345,17 @@ private let minimal = """
         c.checkpoint.dir = "runs/'weird' dir: yes"; c.checkpoint.every = 0; c.checkpoint.keep = 1; c.checkpoint.keepBest = true
         c.checkpoint.onError = .continue
         return c
+    }
+
+    @Test func poolDefaultsToMeanAndClsNeedsASequenceModel() throws {
+        let plain = try RunConfig.load(file: nil, overrides: ["data.train=t.h5", "checkpoint.dir=r"])
+        #expect(plain.model.pool == .mean)
+        let cls = try RunConfig.load(file: nil, overrides: ["data.train=t.h5", "checkpoint.dir=r", "model.kind=sequence", "model.pool=cls"])
+        #expect(cls.model.pool == .cls && cls.model.tokensPerSample == cls.model.seqLen + 1)
+        let message = configError(.invalidValue) {
+            _ = try RunConfig.load(file: nil, overrides: ["data.train=t.h5", "checkpoint.dir=r", "model.kind=image", "model.pool=cls"])
+        }
+        #expect(message.contains("model.pool") && message.contains("sequence only"), "\(message)")
     }
 
     @Test func roundTripGivesAnEqualConfig() throws {
@@ -380,7 +392,7 @@ private let minimal = """
     @Test func architectureKeysAreTheModelSection() throws {
         #expect(RunConfig.isArchitectureKey("model.d_model"))
         #expect(!RunConfig.isArchitectureKey("train.lr"))
-        #expect(RunConfig.keyPaths.filter(RunConfig.isArchitectureKey).count == 13)
+        #expect(RunConfig.keyPaths.filter(RunConfig.isArchitectureKey).count == 14)
         let saved = try RunConfig.load(file: nil, overrides: ["data.train=t.h5", "checkpoint.dir=d"])
         let resumed = try saved.applying(overrides: ["model.layers=6", "train.lr=0.001"])
         #expect(resumed.changedKeys(comparedTo: saved) == ["model.layers", "train.lr"])

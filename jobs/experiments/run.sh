@@ -2,7 +2,7 @@
 # The comparison suite of docs/EXPERIMENTS.md: flow vs softmax vs linear attention, trained with
 # `mpirun -np 2`, then plot.py draws the figures and writes the tables.
 #
-#   jobs/experiments/run.sh [--quick] [--results DIR] [--runs DIR] [NAME…]
+#   jobs/experiments/run.sh [--quick] [--kinds LIST] [--results DIR] [--runs DIR] [NAME…]
 #
 # NAME: vision, language, listops, listops-sweep, lra-image, length (default: all, in that order
 # of priority: listops, vision, length, lra-image, language, listops-sweep). Resumable: a run whose
@@ -11,6 +11,7 @@
 #
 #   --quick        every experiment on tiny generated data, a few steps each (checks the machinery;
 #                  the figures are not results); results, runs and figures under --runs
+#   --kinds LIST   only these attention kinds (comma-separated; default flow,softmax,linear)
 #   --results DIR  result JSON files (default: docs/experiments/results; quick: <runs>/results)
 #   --runs DIR     run directories (default: runs/experiments; quick: runs/experiments-quick)
 #
@@ -24,15 +25,17 @@ root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
 quick=0
+kinds=(flow softmax linear)
 results=""
 runs=""
 names=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --quick) quick=1 ;;
+        --kinds) IFS=, read -r -a kinds <<< "$2"; shift ;;
         --results) results="$2"; shift ;;
         --runs) runs="$2"; shift ;;
-        -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
         *) names+=("$1") ;;
     esac
@@ -98,7 +101,6 @@ train_run() {
     echo "run.sh: $id: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("test loss %.4f accuracy %.4f, %.0f s" % (r["test"]["loss"], r["test"].get("accuracy") or 0, r["wall_seconds"]))' "$result")"
 }
 
-kinds=(flow softmax linear)
 configs="$here/configs"
 for name in "${names[@]}"; do
     case "$name" in

@@ -33,12 +33,13 @@ public final class SequenceLengths {
         return false
     }
 
-    /// Sequences 0..<n take `lengths[b]` (clamped to 1 ... T; nil: T); sequences n..<capacity take T.
-    public func set(_ lengths: UnsafePointer<Int32>?, count n: Int) {
+    /// Sequences 0..<n take `lengths[b] + extra` (clamped to 1 ... T; nil: T); sequences
+    /// n..<capacity take T. `extra` counts tokens the model puts before the data's (a CLS token).
+    public func set(_ lengths: UnsafePointer<Int32>?, count n: Int, extra: Int = 0) {
         precondition(n >= 0 && n <= capacity, "SequenceLengths.set: \(n) lengths for a capacity of \(capacity)")
         for b in 0..<capacity {
             if let lengths, b < n {
-                counts[b] = min(max(Int(lengths[b]), 1), fullLength)
+                counts[b] = min(max(Int(lengths[b]) &+ extra, 1), fullLength)
             } else {
                 counts[b] = fullLength
             }

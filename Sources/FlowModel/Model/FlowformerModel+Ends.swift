@@ -9,9 +9,20 @@ extension FlowformerModel {
         let x = residualStream[0].pointer
         switch (config.kind, input) {
         case (.lm, .tokens(let source)), (.sequence, .tokens(let source)):
-            inputTokens.update(from: source, count: n &* tokens)
-            TokenEmbedding.forward(tokens: inputTokens, table: p + layout.tokenEmbedding!.offset, into: x,
-                                   rows: n &* tokens, vocab: config.vocabSize, dModel: config.dModel)
+            inputTokens.update(from: source, count: n &* config.seqLen)
+            if let classToken = layout.classToken {
+                // Row 0 of each sample is cls_token, rows 1 ... L its tokens.
+                let d = config.dModel, length = config.seqLen
+                for b in 0..<n {
+                    let sample = x + b &* tokens &* d
+                    copy(p + classToken.offset, into: sample, count: d)
+                    TokenEmbedding.forward(tokens: inputTokens + b &* length, table: p + layout.tokenEmbedding!.offset,
+                                           into: sample + d, rows: length, vocab: config.vocabSize, dModel: d)
+                }
+            } else {
+                TokenEmbedding.forward(tokens: inputTokens, table: p + layout.tokenEmbedding!.offset, into: x,
+                                       rows: n &* tokens, vocab: config.vocabSize, dModel: config.dModel)
+            }
         case (.image, .pixels(let pixels)):
             PatchExtraction.forward(pixels: pixels, into: patches!.pointer, samples: n,
                                     height: config.imageSize, width: config.imageSize,
@@ -29,7 +40,15 @@ extension FlowformerModel {
         let dX = residualGradient.pointer
         PositionEmbedding.backward(dX: dX, dTable: g + layout.positionEmbedding.offset, samples: n,
                                    positions: tokens, dModel: config.dModel)
-        if let embed = layout.tokenEmbedding {
+        if let embed = layout.tokenEmbedding, let classToken = layout.classToken {
+            let d = config.dModel, length = config.seqLen
+            for b in 0..<n {
+                let sample = dX + b &* tokens &* d
+                add(g + classToken.offset, sample, into: g + classToken.offset, count: d)
+                TokenEmbedding.backward(tokens: inputTokens + b &* length, dOut: sample + d, dTable: g + embed.offset,
+                                        rows: length, dModel: d)
+            }
+        } else if let embed = layout.tokenEmbedding {
             TokenEmbedding.backward(tokens: inputTokens, dOut: dX, dTable: g + embed.offset,
                                     rows: n &* tokens, dModel: config.dModel)
         } else if let patchEmbedding = layout.patchEmbedding {
@@ -38,14 +57,17 @@ extension FlowformerModel {
         }
     }
 
-    /// norm → (mean over the real tokens) → head → cross-entropy; leaves ∂(Σ loss)/∂logits in `logits`.
+    /// norm → (mean over the real tokens, or the CLS row) → head → cross-entropy; leaves ∂(Σ loss)/∂logits in `logits`.
     func headForward(targets: UnsafePointer<Int32>, samples n: Int, parameters p: UnsafePointer<Scalar>) -> LossSums {
         let d = config.dModel, rows = n &* tokens
         let last = residualStream[config.layers].pointer
         DispatchedKernels.layerNorm(last, weight: p + layout.normWeight.offset, bias: p + layout.normBias.offset,
                   into: normOutput.pointer, mean: normMean.pointer, rstd: normRstd.pointer,
                   rows: rows, cols: d, epsilon: TransformerBlock<Scalar>.layerNormEpsilon)
-        if let pooled {
+        if let pooled, layout.classToken != nil {
+            for b in 0..<n { copy(normOutput.pointer + b &* tokens &* d, into: pooled.pointer + b &* d, count: d) }
+            layout.head.forward(pooled.pointer, rows: n, parameters: p, into: logits.pointer)
+        } else if let pooled {
             MeanPool.forward(normOutput.pointer, into: pooled.pointer, samples: n, tokens: tokens, dModel: d,
                              lengths: sequenceLengths)
             layout.head.forward(pooled.pointer, rows: n, parameters: p, into: logits.pointer)
@@ -67,7 +89,12 @@ extension FlowformerModel {
             scale(dLogits, by: lossScale, into: dLogits, count: n &* rowsPerSample &* config.outputs)
         }
         let dNorm = scratch.normGradient.pointer
-        if let pooled, let pooledGradient {
+        if let pooled, let pooledGradient, layout.classToken != nil {
+            layout.head.backward(outputGradient: dLogits, input: pooled.pointer, rows: n, parameters: p,
+                                 gradients: g, inputGradient: pooledGradient.pointer)
+            fill(dNorm, with: 0, count: rows &* d)
+            for b in 0..<n { copy(pooledGradient.pointer + b &* d, into: dNorm + b &* tokens &* d, count: d) }
+        } else if let pooled, let pooledGradient {
             layout.head.backward(outputGradient: dLogits, input: pooled.pointer, rows: n, parameters: p,
                                  gradients: g, inputGradient: pooledGradient.pointer)
             MeanPool.backward(dPooled: pooledGradient.pointer, dX: dNorm, samples: n, tokens: tokens, dModel: d,

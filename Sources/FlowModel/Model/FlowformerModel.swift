@@ -6,6 +6,7 @@ import TensorKernels
 ///
 ///     lm:        tokens [n, L] → embed + pos_embed → blocks → norm → head (no bias) → logits [n, L, V]
 ///     sequence:  tokens [n, L] → embed + pos_embed → blocks → norm → mean over L → head → [n, C]
+///                (pool: cls → [cls_token, embed(tokens)] + pos_embed → … → norm → row 0 → head)
 ///     image:     pixels [n, H·W·C] → patches → patch_embed + pos_embed → blocks → norm → mean → head
 ///
 /// Use: `forward` one micro-batch (n ≤ maxBatch samples), then `backward` once, which adds
@@ -36,7 +37,7 @@ public final class FlowformerModel<Scalar: TensorScalar> {
     // Forward activations, kept for backward.
     let residualStream: [Tensor<Scalar>]   // layers + 1 of [B, T, D]: input of block i, then the last output
     let patches: Tensor<Scalar>?           // image: [B, T, C·p·p]
-    let inputTokens: UnsafeMutablePointer<Int32>  // lm, sequence: a copy of the tokens [B, T]
+    let inputTokens: UnsafeMutablePointer<Int32>  // lm, sequence: a copy of the tokens [B, seq_len]
     let normOutput: Tensor<Scalar>         // norm(last block output)   [B, T, D]
     let normMean: Tensor<Scalar>           //                           [B, T]
     let normRstd: Tensor<Scalar>           //                           [B, T]
@@ -81,8 +82,8 @@ public final class FlowformerModel<Scalar: TensorScalar> {
         residualStream = (0...config.layers).map { _ in Tensor(maxBatch, t, d) }
         patches = config.kind == .image
             ? Tensor(maxBatch, t, config.channels * config.patch * config.patch) : nil
-        inputTokens = .allocate(capacity: maxBatch * t)
-        inputTokens.initialize(repeating: 0, count: maxBatch * t)
+        inputTokens = .allocate(capacity: maxBatch * config.seqLen)
+        inputTokens.initialize(repeating: 0, count: maxBatch * config.seqLen)
         normOutput = Tensor(maxBatch, t, d)
         normMean = Tensor(maxBatch, t)
         normRstd = Tensor(maxBatch, t)
@@ -136,7 +137,7 @@ public final class FlowformerModel<Scalar: TensorScalar> {
     public func forward(_ input: ModelInput<Scalar>, targets: UnsafePointer<Int32>, count n: Int,
                         context: ForwardContext, lengths: UnsafePointer<Int32>? = nil) -> LossSums {
         precondition(n >= 1 && n <= maxBatch, "forward: batch of \(n) samples outside 1...\(maxBatch)")
-        sequenceLengths?.set(lengths, count: n)
+        sequenceLengths?.set(lengths, count: n, extra: config.hasClassToken ? 1 : 0)
         let p = UnsafePointer(parameters.pointer)
         embeddingForward(input, samples: n, parameters: p)
         for i in 0..<blocks.count {  // index loops: iterators allocate in unoptimised builds

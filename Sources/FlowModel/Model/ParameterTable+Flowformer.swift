@@ -46,6 +46,8 @@ public struct ParameterLayout: Sendable, Equatable {
     public let patchEmbedding: Linear?
     /// `pos_embed` [tokens per sample, d_model].
     public let positionEmbedding: ParameterEntry
+    /// `cls_token` [d_model] (`pool: cls`): the learned first token of every sequence.
+    public let classToken: ParameterEntry?
     public let blocks: [BlockParameters]
     public let normWeight: ParameterEntry
     public let normBias: ParameterEntry
@@ -82,6 +84,7 @@ public struct ParameterLayout: Sendable, Equatable {
                                            outFeatures: d, bias: true)
         }
         positionEmbedding = table.append("pos_embed", shape: [config.tokensPerSample, d], decays: false)
+        classToken = config.hasClassToken ? table.append("cls_token", shape: [d], decays: false) : nil
         embeddings = 0 ..< table.count
 
         var blocks: [BlockParameters] = []

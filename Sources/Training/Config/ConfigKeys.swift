@@ -100,6 +100,7 @@ extension RunConfig {
         .integer("model", "image_size", \.model.imageSize),
         .integer("model", "channels", \.model.channels),
         .integer("model", "patch", \.model.patch),
+        .choice("model", "pool", \.model.pool),
 
         .strings("data", "train", \.data.train),
         .strings("data", "val", \.data.val),

@@ -64,6 +64,8 @@ extension RunConfig {
         if m.kind == .image || m.kind == .sequence {
             try atLeast(m.numClasses, 2, "model.num_classes")
         }
+        try check(m.pool == .mean || m.kind == .sequence, "model.pool", "model.kind",
+                  reason: "cls (a learned CLS token) is implemented for kind sequence only, not \(m.kind.rawValue)")
         if m.kind == .image {
             try atLeast(m.imageSize, 1, "model.image_size")
             try atLeast(m.channels, 1, "model.channels")
