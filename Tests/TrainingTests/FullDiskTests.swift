@@ -37,8 +37,10 @@ extension EndToEnd.Faults {
         let result = try run.train(ranks: 2, ["--set", "train.steps=30", "--set", "checkpoint.every=2"])
         #expect(result.status == 1 && !result.timedOut, "\(result)")
         #expect(!result.showsACrash, "\(result)")
-        #expect(result.flowformerLines.count == 1, "\(result)")
-        let line = result.flowformerLines.first ?? ""
+        // The TensorBoard copy of the metrics may fail to grow on the full disk too (one warning).
+        let lines = result.flowformerLines.filter { !$0.contains("/events.out.tfevents.") }
+        #expect(lines.count == 1, "\(result)")
+        let line = lines.first ?? ""
         #expect(line.contains("No space left on device") && line.contains("newest checkpoint on disk"), "\(line)")
         let saved = try run.checkpoints()
         #expect(!saved.isEmpty && saved.keys.max() ?? 0 < 30, "\(saved)")
