@@ -103,11 +103,12 @@ let package = Package(
 
         // Tests
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
-        .testTarget(name: "TensorKernelsAVX2Tests", dependencies: ["TensorKernels", "TensorKernelsAVX2", "TensorKernelsAVX512"]),
+        .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels", "TestSupport"]),
+        .testTarget(name: "TensorKernelsAVX2Tests", dependencies: ["TensorKernels", "TensorKernelsAVX2", "TensorKernelsAVX512",
+                                                                  "TestSupport"]),
         .testTarget(name: "MPICommTests", dependencies: ["MPIComm", "TestSupport", "flowformer"]),
         .testTarget(name: "HDF5IOTests", dependencies: ["HDF5IO", "_CHDF5"]),
-        .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "TensorKernels", "HDF5IO", "TensorKernelsAVX512"], exclude: ["Golden"]),
+        .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "TensorKernels", "HDF5IO", "TensorKernelsAVX512", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TensorKernels"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO", "TensorKernels"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "HDF5IO", "TensorKernels"]),
