@@ -13,7 +13,7 @@ import TensorKernels
 /// Padding (`validLengths`, non-causal self-attention only): sequence b sums over its first n_b
 /// keys only (Σ_j φ(k_j) and Σ_j φ(k_j) ⊗ v_j), its output rows n_b ..< L are zero, and so are
 /// the pad rows of dq, dk, dv. (Causal attention needs nothing: pad positions come last.)
-public final class LinearAttention<Scalar: TensorScalar>: AttentionCore {
+final class LinearAttention<Scalar: TensorScalar>: AttentionCore {
     public let shape: AttentionShape
     /// Positions per chunk of the causal product.
     public let chunk: Int

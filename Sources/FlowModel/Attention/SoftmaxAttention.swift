@@ -15,7 +15,7 @@ import TensorKernels
 /// keys only and its output rows n_b ..< L are zero — computed as an n_b × n_b problem (P of
 /// that element packed [n_b, n_b] at the start of its [L, S] block), so pad keys cost nothing
 /// and their dk, dv rows (and the pad rows of dq) are zero.
-public final class SoftmaxAttention<Scalar: TensorScalar>: AttentionCore {
+final class SoftmaxAttention<Scalar: TensorScalar>: AttentionCore {
     public let shape: AttentionShape
 
     let savedQueries: Tensor<Scalar>    // q  [B, L, D]

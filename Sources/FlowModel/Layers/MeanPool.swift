@@ -6,7 +6,7 @@ import TensorKernels
 ///     backward: dX[b, t, :] = dPooled[b, :] / n_b for t < n_b, 0 for the padding t ≥ n_b   (written)
 ///
 /// n_b = `lengths.count(b)` when lengths are given, else T (every token).
-public enum MeanPool {
+enum MeanPool {
     /// - Parameters:
     ///   - x: [samples, tokens, dModel].
     ///   - pooled: [samples, dModel], overwritten.
