@@ -2,15 +2,18 @@
 # The comparison suite of docs/EXPERIMENTS.md: flow vs softmax vs linear attention, trained with
 # `mpirun -np 2`, then plot.py draws the figures and writes the tables.
 #
-#   jobs/experiments/run.sh [--quick] [--kinds LIST] [--results DIR] [--runs DIR] [NAME…]
+#   jobs/experiments/run.sh [--quick] [--partial] [--kinds LIST] [--results DIR] [--runs DIR] [NAME…]
 #
 # NAME: vision, language, listops, listops-sweep, lra-image, length (default: all, in that order
 # of priority: listops, vision, length, lra-image, language, listops-sweep). Resumable: a run whose
-# result file exists is skipped; an unfinished one resumes from its newest checkpoint (the
+# result file exists with status "complete" is skipped; an unfinished one resumes from its newest checkpoint (the
 # trainer's own resume), so rerunning after an interruption continues where it stopped.
 #
 #   --quick        every experiment on tiny generated data, a few steps each (checks the machinery;
 #                  the figures are not results); results, runs and figures under --runs
+#   --partial      train nothing: write the result of each unfinished run that has a checkpoint
+#                  from its newest one, marked "partial" (after stopping a suite with SIGTERM,
+#                  which makes each trainer checkpoint and exit; a later run.sh still continues it)
 #   --kinds LIST   only these attention kinds (comma-separated; default flow,softmax,linear)
 #   --results DIR  result JSON files (default: docs/experiments/results; quick: <runs>/results)
 #   --runs DIR     run directories (default: runs/experiments; quick: runs/experiments-quick)
@@ -25,6 +28,7 @@ root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
 quick=0
+partial=0
 kinds=(flow softmax linear)
 results=""
 runs=""
@@ -32,10 +36,11 @@ names=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --quick) quick=1 ;;
+        --partial) partial=1 ;;
         --kinds) IFS=, read -r -a kinds <<< "$2"; shift ;;
         --results) results="$2"; shift ;;
         --runs) runs="$2"; shift ;;
-        -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
         *) names+=("$1") ;;
     esac
@@ -73,8 +78,12 @@ train_run() {
     local experiment="$1" id="$2" config="$3" stem="$4"
     shift 4
     local result="$results/$id.json" dir="$runs/$id"
-    if [[ -f "$result" ]]; then
+    if [[ -f "$result" ]] && grep -q '"status": "complete"' "$result"; then
         echo "run.sh: $id finished ($result), skipped"
+        return 0
+    fi
+    if [[ $partial == 1 && ! -d "$dir" ]]; then
+        echo "run.sh: $id: not started, no partial result"
         return 0
     fi
     mkdir -p "$dir"
@@ -86,18 +95,29 @@ train_run() {
         sets+=(--set train.steps=4 --set train.warmup_steps=1 --set train.eval_every=2
                --set train.log_every=1 --set checkpoint.every=2 --set train.eval_batches=1)
     fi
-    echo "run.sh: $id: $mpirun_cmd -np 2 $bin train --config $config ${sets[*]} $*"
-    local start end
-    start=$(date +%s.%N)
-    "$mpirun_cmd" -np 2 "$bin" train --config "$config" "${sets[@]}" "$@" >> "$dir/train.log" 2>&1 \
-        || { echo "run.sh: $id: training failed, see $dir/train.log" >&2; tail -3 "$dir/train.log" >&2; return 1; }
-    end=$(date +%s.%N)
-    echo "$start $end" >> "$dir/wall-seconds"
-    local checkpoint
-    checkpoint=$(ls "$dir"/checkpoint-*.h5 | sort | tail -1)
+    local checkpoint partial_flag=()
+    if [[ $partial == 1 ]]; then
+        checkpoint=$(ls "$dir"/checkpoint-*.h5 2>/dev/null | sort | tail -1)
+        [[ -n "$checkpoint" ]] || { echo "run.sh: $id: no checkpoint yet, no partial result"; return 0; }
+        partial_flag=(--partial)
+        echo "run.sh: $id: partial result from $checkpoint"
+    else
+        echo "run.sh: $id: $mpirun_cmd -np 2 $bin train --config $config ${sets[*]} $*"
+        local start end status=0
+        start=$(date +%s.%N)
+        "$mpirun_cmd" -np 2 "$bin" train --config "$config" "${sets[@]}" "$@" >> "$dir/train.log" 2>&1 || status=$?
+        end=$(date +%s.%N)
+        echo "$start $end" >> "$dir/wall-seconds"   # stopped runs too: the wall time of every call counts
+        if [[ $status != 0 ]]; then
+            echo "run.sh: $id: training stopped (status $status), see $dir/train.log" >&2
+            tail -3 "$dir/train.log" >&2
+            return 1
+        fi
+        checkpoint=$(ls "$dir"/checkpoint-*.h5 | sort | tail -1)
+    fi
     "$bin" eval --checkpoint "$checkpoint" --data "$test" --json > "$dir/test.json"
     python3 "$here/collect.py" run --experiment "$experiment" --id "$id" --dir "$dir" \
-        --config "$config" --test-split "$test" --out "$result" -- "$@"
+        --config "$config" --test-split "$test" --out "$result" "${partial_flag[@]}" -- "$@"
     echo "run.sh: $id: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("test loss %.4f accuracy %.4f, %.0f s" % (r["test"]["loss"], r["test"].get("accuracy") or 0, r["wall_seconds"]))' "$result")"
 }
 
@@ -148,6 +168,7 @@ for name in "${names[@]}"; do
                 for length in "${lengths[@]}"; do
                     id="length-$kind-$length"
                     if [[ -f "$results/$id.json" ]]; then echo "run.sh: $id finished, skipped"; continue; fi
+                    [[ $partial == 1 ]] && continue
                     # softmax keeps L² probabilities per head and layer: 8 GiB per layer at 16384.
                     if [[ $kind == softmax && $length -gt 4096 ]]; then continue; fi
                     mkdir -p "$runs/length"
