@@ -83,7 +83,8 @@ def collect_run(args) -> None:
         "experiment": args.experiment, "id": args.id, "status": "partial" if args.partial else "complete",
         "attention": attention_of(args.sets, "flow"), "config": os.path.relpath(args.config),
         "overrides": [s for s in args.sets if s != "--set"],
-        "steps": train[-1]["step"] if train else 0, "test_split": os.path.basename(args.test_split),
+        # The evaluated checkpoint's step (a stopped run may have logged a few steps past it).
+        "steps": test.get("step", train[-1]["step"] if train else 0), "test_split": os.path.basename(args.test_split),
         "test": test, "train": curve, "validation": validation, "wall_seconds": wall,
         "train_seconds": elapsed, "ranks": train[-1].get("world_size") if train else None,
         "cpu": cpu_model(),
