@@ -8,6 +8,7 @@ let flowformerSubcommands: [ParsableCommand.Type] = [
     TrainCommand.self,
     EvalCommand.self,
     InspectCommand.self,
+    GenerateCommand.self,
     SelftestCommand.self,
     CheckFileCommand.self,
     BenchCommand.self,
