@@ -85,7 +85,7 @@ let package = Package(
 
         // Coordinator and command
         .target(name: "Training",
-                dependencies: ["MPIComm", "FlowModel", "Optimizers", "Datasets", "Checkpoints",
+                dependencies: ["MPIComm", "FlowModel", "Optimizers", "Datasets", "Checkpoints", "HDF5IO",
                                .product(name: "Yams", package: "Yams")],
                 exclude: ["README.md", "Config/README.md"],
                 swiftSettings: swiftSettings),

@@ -9,6 +9,7 @@ let flowformerSubcommands: [ParsableCommand.Type] = [
     EvalCommand.self,
     InspectCommand.self,
     GenerateCommand.self,
+    PredictCommand.self,
     SelftestCommand.self,
     CheckFileCommand.self,
     BenchCommand.self,
