@@ -10,6 +10,7 @@ let flowformerSubcommands: [ParsableCommand.Type] = [
     InspectCommand.self,
     GenerateCommand.self,
     PredictCommand.self,
+    ExportCommand.self,
     SelftestCommand.self,
     CheckFileCommand.self,
     BenchCommand.self,
