@@ -1,4 +1,7 @@
 import Checkpoints
+#if canImport(Glibc)
+import Glibc
+#endif
 import Datasets
 import FlowModel
 import HDF5IO
@@ -62,11 +65,22 @@ public enum Predictor {
     public static func predict(checkpoint path: String, data: [String], output: String, batchSize: Int?,
                                communicator: Communicator) throws -> (predictions: Predictions, config: RunConfig, step: Int) {
         var reader: CheckpointReader?
+        // Rank 0 writes under a temporary name and renames at the end: an earlier file at
+        // `output` survives a failed run.
+        let temporary = output + ".tmp-\(getpid())"
         var outputFile: HDF5File?
+        defer {
+            if let outputFile {   // still set: the run failed before the rename
+                try? outputFile.close()
+                unlink(temporary)
+            }
+        }
         let header = try communicator.rootDecides {
             let opened = try CheckpointReader(path: path)
             reader = opened
-            outputFile = try HDF5File(path: output, mode: .truncate)
+            do { outputFile = try HDF5File(path: temporary, mode: .truncate) } catch {
+                throw TrainingError("cannot write --out \(output): \(error)")
+            }
             return "\(opened.trainer.step)\n" + opened.configText
         }
         guard let newline = header.firstIndex(of: "\n"), let step = Int(header[..<newline]) else {
@@ -139,7 +153,13 @@ public enum Predictor {
                                       labels: labels.map { Int32($0) }, tokenLoss: [])
         }
         _ = try communicator.rootDecides {
-            if let outputFile { try write(predictions, to: outputFile, checkpoint: path, step: step) }
+            if let file = outputFile {
+                try write(predictions, to: file, checkpoint: path, step: step)
+                guard rename(temporary, output) == 0 else {
+                    throw TrainingError("cannot write --out \(output): \(String(cString: strerror(errno)))")
+                }
+                outputFile = nil
+            }
             return ""
         }
         return (predictions, config, step)
