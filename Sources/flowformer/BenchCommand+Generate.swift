@@ -15,7 +15,9 @@ struct BenchGenerateCommand: FlowformerCommand {
             The benchmark LM (vocab 256, d_model 256, 8 heads, 4 layers, ff 1024) with random \
             parameters, Float, one thread. For each context C: a C-token prompt is appended in \
             chunks (prefill), then --rounds rounds of --tokens greedy tokens are generated one at \
-            a time; the figure is the median round's tokens/s. Flow and linear attention keep a \
+            a time; the figure is the median round's tokens per second of this thread's CPU time \
+            (CLOCK_THREAD_CPUTIME_ID: stable on a shared machine; BLAS is held to this one \
+            thread), with the wall-clock rate beside it. Flow and linear attention keep a \
             fixed-size state per head (flat speed); softmax keeps every key and value (slower as \
             C grows).
             """
@@ -57,13 +59,17 @@ struct BenchGenerateCommand: FlowformerCommand {
     struct Row {
         var kind: AttentionKind
         var context: Int
-        var tokensPerSecond: Double
-        var prefillTokensPerSecond: Double
+        var tokensPerSecond: Double         // per second of thread CPU time
+        var wallTokensPerSecond: Double
+        var prefillTokensPerSecond: Double  // per second of thread CPU time
         var stateBytes: Int
     }
 
     func execute() throws -> Int32 {
         let contextList = try parsePositiveIntegers(contexts, option: "--contexts")
+        let previous = BLASThreads.current
+        BLASThreads.set(1)
+        defer { BLASThreads.set(previous) }
         var rows: [Row] = []
         for kind in try parsedKinds() {
             for context in contextList {
@@ -72,19 +78,26 @@ struct BenchGenerateCommand: FlowformerCommand {
                 rows.append(row)
             }
         }
-        print("generation, batch 1, Float, 1 thread: d_model \(dModel), \(heads) heads, \(layers) layers, ff \(ff), vocab 256; median of \(rounds) rounds of \(tokens) tokens")
-        print("| attention | context | tokens/s | vs context \(contextList[0]) | prefill tokens/s | decoding state (all layers) |")
-        print("|---|---|---|---|---|---|")
+        print("generation, batch 1, Float, 1 thread: d_model \(dModel), \(heads) heads, \(layers) layers, ff \(ff), vocab 256; median of \(rounds) rounds of \(tokens) tokens; tokens/s of thread CPU time (wall clock beside)")
+        print("| attention | context | tokens/s | vs context \(contextList[0]) | wall tokens/s | prefill tokens/s | decoding state (all layers) |")
+        print("|---|---|---|---|---|---|---|")
         for row in rows {
             let base = rows.first { $0.kind == row.kind && $0.context == contextList[0] }!.tokensPerSecond
-            print("| \(row.kind) | \(row.context) | \(formatFixed(row.tokensPerSecond, digits: 1)) | \(formatFixed(row.tokensPerSecond / base, digits: 2))× | \(formatFixed(row.prefillTokensPerSecond, digits: 0)) | \(formatFixed(Double(row.stateBytes) / 1024, digits: 0)) KiB |")
+            print("| \(row.kind) | \(row.context) | \(formatFixed(row.tokensPerSecond, digits: 1)) | \(formatFixed(row.tokensPerSecond / base, digits: 2))× | \(formatFixed(row.wallTokensPerSecond, digits: 1)) | \(formatFixed(row.prefillTokensPerSecond, digits: 0)) | \(formatFixed(Double(row.stateBytes) / 1024, digits: 0)) KiB |")
         }
         if let json {
-            let items = rows.map { "{\"attention\": \"\($0.kind)\", \"context\": \($0.context), \"tokens_per_second\": \($0.tokensPerSecond), \"prefill_tokens_per_second\": \($0.prefillTokensPerSecond), \"state_bytes\": \($0.stateBytes)}" }
+            let items = rows.map { "{\"attention\": \"\($0.kind)\", \"context\": \($0.context), \"tokens_per_second\": \($0.tokensPerSecond), \"wall_tokens_per_second\": \($0.wallTokensPerSecond), \"prefill_tokens_per_second\": \($0.prefillTokensPerSecond), \"state_bytes\": \($0.stateBytes)}" }
             try ("{\"generate\": [" + items.joined(separator: ", ") + "]}\n").write(toFile: json, atomically: true, encoding: .utf8)
             print("wrote \(json)")
         }
         return ExitStatus.success
+    }
+
+    /// CPU time consumed by the calling thread, seconds.
+    static func threadCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
     }
 
     /// Prefill `context` random tokens, then time `rounds` × `tokens` greedy steps.
@@ -113,21 +126,23 @@ struct BenchGenerateCommand: FlowformerCommand {
         let random = CounterRandom(seed: 2, domain: .sampling)
         let prompt = (0..<context).map { Int32(random.word(at: UInt64($0)) % 256) }
         let sampler = TokenSampler(vocabulary: 256, temperature: 0, seed: 0)
-        let prefillStart = DispatchTime.now().uptimeNanoseconds
+        let prefillStart = Self.threadCPUSeconds()
         var logits = try decoder.append(prompt)
-        let prefillSeconds = Double(DispatchTime.now().uptimeNanoseconds - prefillStart) * 1e-9
-        var rates: [Double] = []
+        let prefillSeconds = Self.threadCPUSeconds() - prefillStart
+        var rates: [Double] = [], wallRates: [Double] = []
         var draw = 0
         for _ in 0..<rounds {
-            let start = DispatchTime.now().uptimeNanoseconds
+            let start = Self.threadCPUSeconds(), wallStart = monotonicSeconds()
             for _ in 0..<tokens {
                 let token = sampler.next(logits, draw: draw)
                 draw += 1
                 logits = try decoder.append([token])
             }
-            rates.append(Double(tokens) / (Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9))
+            rates.append(Double(tokens) / (Self.threadCPUSeconds() - start))
+            wallRates.append(Double(tokens) / (monotonicSeconds() - wallStart))
         }
         rates.sort()
+        wallRates.sort()
         let d = dModel, dh = dModel / heads
         let perLayer: Int
         switch kind {
@@ -136,6 +151,6 @@ struct BenchGenerateCommand: FlowformerCommand {
         case .softmax: perLayer = 2 * (context + rounds * tokens / 2) * d
         }
         return Row(kind: kind, context: context, tokensPerSecond: rates[rates.count / 2],
-                   prefillTokensPerSecond: Double(context) / prefillSeconds, stateBytes: perLayer * layers * 4)
+                   wallTokensPerSecond: wallRates[wallRates.count / 2], prefillTokensPerSecond: Double(context) / prefillSeconds, stateBytes: perLayer * layers * 4)
     }
 }
