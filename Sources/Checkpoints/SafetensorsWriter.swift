@@ -1,4 +1,4 @@
-import FlowModel
+import TensorKernels
 import Foundation
 
 /// Writes parameters in the safetensors format (the format of Hugging Face's `safetensors`

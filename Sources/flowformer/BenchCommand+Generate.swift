@@ -111,11 +111,11 @@ struct BenchGenerateCommand: FlowformerCommand {
         config.ff = ff
         config.vocabSize = 256
         config.seqLen = context + rounds * tokens + 1
-        let layout = ParameterLayout(config)
-        let parameters = Tensor<Float>(layout.table.count)
-        let layerNormWeights = Set(layout.layerNormWeights.map(\.name))
-        for (index, entry) in layout.table.entries.enumerated() {
-            if layerNormWeights.contains(entry.name) {
+        let table = ParameterTable.flowformer(config)
+        let parameters = Tensor<Float>(table.count)
+        // LayerNorm weights 1, biases 0, the rest normal(0, 0.02), as a fresh model starts.
+        for (index, entry) in table.entries.enumerated() {
+            if entry.name.contains("norm") && entry.name.hasSuffix(".weight") {
                 fill(parameters.pointer + entry.offset, with: 1, count: entry.count)
             } else if !entry.name.hasSuffix(".bias") {
                 CounterRandom(seed: 1, domain: .initialization, stream: UInt64(index))

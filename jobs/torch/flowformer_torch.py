@@ -5,7 +5,7 @@
     logits = model(tokens)            # lm: [n, L] int64 -> [n, L, vocab]; sequence: -> [n, classes]
     logits = model(pixels)            # image: [n, H, W, C] float32, already normalised -> [n, classes]
 
-The same layers and equations as the Swift model (SPEC §1-2, shared/spec/flow-attention.md):
+The same layers and equations as the Swift model (docs/FORMATS.md "Model", shared/spec/flow-attention.md):
 pre-LayerNorm blocks (eps 1e-5), exact GELU, Flow-Attention (causal for lm), softmax attention
 or linear attention (elu + 1). Parameter names are the project's, which are PyTorch state_dict
 names, so `load_state_dict` takes the exported tensors unchanged. Inference only (no dropout).

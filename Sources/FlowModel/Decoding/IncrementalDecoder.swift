@@ -25,7 +25,7 @@ public struct DecodingError: Error, CustomStringConvertible, Sendable {
 /// contexts far longer than a training batch could hold. Not thread-safe.
 public final class IncrementalDecoder<Scalar: TensorScalar> {
     public let config: ModelConfig
-    public let layout: ParameterLayout
+    let layout: ParameterLayout
     /// Read, never written.   [layout.table.count]
     public let parameters: Tensor<Scalar>
     /// Most tokens processed together (prompt chunks).
