@@ -37,18 +37,14 @@ public enum Evaluator {
         try communicator.allSucceed { try DataCompatibility.check(model: config.model, split: split, key: "--data") }
         let loader = try communicator.allSucceed {
             try EvaluationLoader(split: split, batchSize: batch, worldSize: communicator.size, rank: communicator.rank,
-                                 sequenceLength: config.model.kind == .image ? nil : config.model.seqLen)
+                                 sequenceLength: config.model.kind == .image ? nil : config.model.seqLen,
+                                 alignedToBatches: config.train.deterministic)
         }
-        var sums = [Double](repeating: 0, count: 3)
         let context = ForwardContext(seed: UInt64(config.train.seed), step: step, firstSampleIndex: 0, training: false)
-        while let batch = try loader.next() {
-            let result = Trainer.forward(model: model, kind: config.model, batch: batch, rows: 0,
-                                         count: batch.count, context: context)
-            sums[0] += result.lossSum; sums[1] += result.correct; sums[2] += Double(result.count)
+        let result = try Trainer.evaluationPass(model: model, kind: config.model, loader: loader, context: context,
+                                                batchLimit: 0, deterministic: config.train.deterministic) {
+            try communicator.allReduce($0, op: .sum)
         }
-        try communicator.allReduce(&sums, op: .sum)
-        let result = EvaluationResult(loss: sums[0] / max(sums[2], 1), accuracy: sums[1] / max(sums[2], 1),
-                                      samples: Int(sums[2]))
         return (result, config, step)
     }
 }

@@ -4,6 +4,7 @@ import FlowModel
 import Foundation
 import MPIComm
 import Optimizers
+import TensorKernels
 
 extension Trainer {
     /// Trains until `totalSteps` (or a stop signal), then writes the final checkpoint.
@@ -21,6 +22,8 @@ extension Trainer {
         var consecutiveSkips = 0
         var poison = Poison(options.fault, rank: communicator.rank)   // fault injection (tests); nil in real runs
         var lossSums = [Double](repeating: 0, count: 3)   // [Σ loss, Σ correct, samples]
+        // Deterministic runs: the step's sums per global micro-batch, added in a fixed order.
+        var microBatchSums = fixedPoint.map { _ in SlottedSums(slots: config.train.globalBatch / micro) }
         var windowLoss = 0.0, windowSamples = 0.0, windowCorrect = 0.0
 
         while state.step < totalSteps {
@@ -32,9 +35,6 @@ extension Trainer {
             let batch = try trainLoader.next()
             precondition(batch.count == localBatch, "the loader returned \(batch.count) samples, expected \(localBatch)")
 
-            model.zeroGradients()
-            reducer.begin()
-            lossSums[0] = 0; lossSums[1] = 0; lossSums[2] = 0
             // Fault injection: a NaN loss (and loss gradient), or one bad gradient value, on this
             // rank only. The reductions below must carry it to every rank.
             var backwardScale = lossScale
@@ -44,37 +44,72 @@ extension Trainer {
             case .loss?: backwardScale = .nan
             case nil: break
             }
-            for m in 0..<accumulation {
-                let context = ForwardContext(seed: state.seed, step: state.step,
-                                             firstSampleIndex: communicator.rank * localBatch + m * micro,
-                                             training: true)
-                let sums = forward(batch, rows: m * micro, count: micro, context: context)
-                lossSums[0] += sums.lossSum; lossSums[1] += sums.correct; lossSums[2] += Double(sums.count)
-                if m == accumulation - 1, let value = gradientPoison {   // fault injection (tests)
-                    let hook = reducer.hook
-                    model.backward(lossScale: backwardScale) { range in
-                        if gradientPoison != nil {   // before this range is handed to the all-reduce
-                            self.model.gradients.pointer[range.lowerBound] = value
-                            gradientPoison = nil
-                        }
-                        hook(range)
+            // A deterministic step whose fixed-point exponents did not fit its gradients is
+            // computed again with exponents from the maxima just measured (the same batch, so it
+            // fits then); every rank decides alike from global maxima.
+            var verdict = FixedPointExponents.Verdict.accept
+            repeat {
+                model.zeroGradients()
+                reducer.begin()
+                fixedPoint?.beginStep()
+                lossSums[0] = 0; lossSums[1] = 0; lossSums[2] = 0
+                microBatchSums?.clear()
+                for m in 0..<accumulation {
+                    let context = ForwardContext(seed: state.seed, step: state.step,
+                                                 firstSampleIndex: communicator.rank * localBatch + m * micro,
+                                                 training: true)
+                    let sums = forward(batch, rows: m * micro, count: micro, context: context)
+                    if microBatchSums != nil {
+                        microBatchSums?.set(communicator.rank * accumulation + m, sums)
+                    } else {
+                        lossSums[0] += sums.lossSum; lossSums[1] += sums.correct; lossSums[2] += Double(sums.count)
                     }
-                } else if m == accumulation - 1 {
-                    model.backward(lossScale: backwardScale, onGradientsReady: reducer.hook)
-                } else {
-                    model.backward(lossScale: backwardScale)
+                    // Deterministic runs quantise every micro-batch's gradient as backward finishes each range.
+                    let hook = m == accumulation - 1 ? lastMicroBatchHook : microBatchHook
+                    if m == accumulation - 1, let value = gradientPoison {   // fault injection (tests)
+                        model.backward(lossScale: backwardScale) { range in
+                            if gradientPoison != nil {   // before this range is handed to the all-reduce
+                                self.model.gradients.pointer[range.lowerBound] = value
+                                gradientPoison = nil
+                            }
+                            hook?(range)
+                        }
+                    } else {
+                        model.backward(lossScale: backwardScale, onGradientsReady: hook)
+                    }
+                    fixedPoint?.endMicroBatch()
                 }
+                try finishReduction()
+                if let fixedPoint {
+                    try fixedPoint.maxima.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .max) }
+                    verdict = fixedPoint.verdict()
+                    if verdict == .redo {
+                        fixedPoint.adaptExponents()
+                        log("step \(state.step + 1): gradient exponents adapted to this step's gradients; step computed again")
+                        metrics?.append(["event": .string("redo"), "step": .int(state.step + 1),
+                                         "reason": .string("fixed-point exponents")])
+                    }
+                }
+            } while verdict == .redo
+            if var slots = microBatchSums {
+                if backwardScale.isNaN { slots.poisonLoss(communicator.rank * accumulation) }
+                try slots.values.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .sum) }
+                lossSums = slots.total()
+            } else {
+                if backwardScale.isNaN { lossSums[0] = .nan }
+                try lossSums.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .sum) }
             }
-            if backwardScale.isNaN { lossSums[0] = .nan }
-            try finishReduction()
-            try lossSums.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .sum) }
+            if let fixedPoint, verdict == .accept {
+                fixedPoint.dequantizeIntoGradients()
+                fixedPoint.adaptExponents()   // the next step's, from this step's maxima
+            }
 
             let gradients = model.gradients.pointer
             let count = model.table.count
             let clip = clipGradients(gradients, count: count, maxNorm: Float(config.train.clipGradNorm))
             state.epoch = trainLoader.position.epoch
             state.batchInEpoch = trainLoader.position.batchInEpoch
-            if !clip.norm.isFinite || !lossSums[0].isFinite {
+            if verdict == .nonFinite || !clip.norm.isFinite || !lossSums[0].isFinite {
                 // Every rank holds the same reduced gradients and loss sums (the all-reduce gives
                 // every rank the same result), so every rank decides the same; a NaN or ±∞ on any
                 // one rank makes the sums non-finite on all of them.

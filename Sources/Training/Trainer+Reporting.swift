@@ -61,20 +61,44 @@ extension Trainer {
     }
 
     /// One pass over the validation split (every sample exactly once across ranks), sums reduced;
-    /// with `train.eval_batches` > 0, each rank stops after that many batches of `micro_batch`.
+    /// with `train.eval_batches` > 0, each rank stops after that many batches of `micro_batch`
+    /// (deterministic runs: only the first eval_batches global batches are evaluated).
     func evaluate() throws -> EvaluationResult {
         guard let loader = validationLoader else { throw TrainingError("no validation split (data.val)") }
         loader.restart()
-        var sums = [Double](repeating: 0, count: 3)
         let context = ForwardContext(seed: state.seed, step: state.step, firstSampleIndex: 0, training: false)
-        var batches = 0
-        let limit = config.train.evalBatches
-        while limit == 0 || batches < limit, let batch = try loader.next() {
-            let result = forward(batch, rows: 0, count: batch.count, context: context)
-            sums[0] += result.lossSum; sums[1] += result.correct; sums[2] += Double(result.count)
-            batches += 1
+        return try Trainer.evaluationPass(model: model, kind: config.model, loader: loader, context: context,
+                                          batchLimit: config.train.evalBatches, deterministic: config.train.deterministic) {
+            try self.allReduceWithTimeout($0, op: .sum)
         }
-        try sums.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .sum) }
+    }
+
+    /// The sums of one pass of `loader`, reduced across ranks by `sumAcrossRanks`. Deterministic
+    /// passes (an aligned loader) put each global batch's sums in its own slot and add the slots
+    /// in order (`SlottedSums`), so the result is the same bits on any number of ranks.
+    static func evaluationPass(model: FlowformerModel<Float>, kind: ModelConfig, loader: EvaluationLoader,
+                               context: ForwardContext, batchLimit: Int, deterministic: Bool,
+                               sumAcrossRanks: (UnsafeMutableBufferPointer<Double>) throws -> Void) throws -> EvaluationResult {
+        var sums = [Double](repeating: 0, count: 3)
+        if deterministic {
+            let partition = loader.partition
+            var slots = SlottedSums(slots: partition.globalBatchCount)
+            var index = partition.firstGlobalBatch
+            while batchLimit == 0 || index < batchLimit, let batch = try loader.next() {
+                slots.set(index, forward(model: model, kind: kind, batch: batch, rows: 0, count: batch.count, context: context))
+                index += 1
+            }
+            try slots.values.withUnsafeMutableBufferPointer { try sumAcrossRanks($0) }
+            sums = slots.total()
+        } else {
+            var batches = 0
+            while batchLimit == 0 || batches < batchLimit, let batch = try loader.next() {
+                let result = forward(model: model, kind: kind, batch: batch, rows: 0, count: batch.count, context: context)
+                sums[0] += result.lossSum; sums[1] += result.correct; sums[2] += Double(result.count)
+                batches += 1
+            }
+            try sums.withUnsafeMutableBufferPointer { try sumAcrossRanks($0) }
+        }
         return EvaluationResult(loss: sums[0] / max(sums[2], 1), accuracy: sums[1] / max(sums[2], 1),
                                 samples: Int(sums[2]))
     }
@@ -128,7 +152,8 @@ extension Trainer {
                     directory: config.checkpoint.dir, table: model.table,
                     parameters: model.parameters.pointer,
                     optimizerStates: optimizer.stateBuffers.map { (name: $0.name, buffer: UnsafePointer($0.buffer.pointer)) },
-                    trainer: state, configText: config.yaml, beforeRename: beforeRename)
+                    trainer: state, configText: config.yaml,
+                    gradientExponents: fixedPoint?.exponents.exponents, beforeRename: beforeRename)
             } catch {
                 let newest = (try? CheckpointDirectory(path: config.checkpoint.dir).checkpoints().last?.path) ?? nil
                 let failure = oneLine(error) + "; newest checkpoint on disk: " + (newest ?? "none")

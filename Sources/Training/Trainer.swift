@@ -55,7 +55,21 @@ public final class Trainer {
     let trainLoader: TrainingLoader
     let validationLoader: EvaluationLoader?
     let reducer: GradientReducer
+    /// `train.deterministic`: the exact fixed-point gradient sums; nil otherwise.
+    let fixedPoint: FixedPointGradients?
     let metrics: MetricsLog?
+    /// Backward's `onGradientsReady` for every micro-batch of a step but the last: nothing, or in
+    /// deterministic runs the quantisation of each finished range. Made once: a step allocates no closure.
+    private(set) lazy var microBatchHook: ((Range<Int>) -> Void)? = fixedPoint.map { fixed in { fixed.quantize($0) } }
+    /// … and for the last micro-batch: the reducer's bucketing (after the quantisation, if any).
+    private(set) lazy var lastMicroBatchHook: ((Range<Int>) -> Void)? = {
+        let reduce = reducer.hook
+        guard let fixed = fixedPoint else { return reduce }
+        return { range in
+            fixed.quantize(range)
+            reduce(range)
+        }
+    }()
     let totalSteps: Int
     let accumulation: Int
     var state: TrainerState
@@ -115,6 +129,15 @@ public final class Trainer {
             model.initializeParameters(seed: state.seed)
             return TrainerStateCoding.encode(state)
         }
+        // A deterministic run continues with the exponents its checkpoint saved ("" for none).
+        let savedExponents = try communicator.rootDecides {
+            guard config.train.deterministic, let reader = pendingReader,
+                  let exponents = try reader.readGradientExponents(table: model.table) else { return "" }
+            if let bad = exponents.first(where: { !FixedPoint.exponentRange.contains($0) }) {
+                throw TrainingError("\(reader.path): /trainer/\(CheckpointWriter.gradientExponentsName) holds \(bad), outside \(FixedPoint.exponentRange)")
+            }
+            return exponents.map(String.init).joined(separator: " ")
+        }
         pendingReader = nil
         state = try TrainerStateCoding.decode(loadedState)
         optimizer.stepCount = state.step
@@ -136,14 +159,22 @@ public final class Trainer {
         validationLoader = try communicator.allSucceed {
             try validationSplit.map {
                 try EvaluationLoader(split: $0, batchSize: config.train.microBatch, worldSize: communicator.size,
-                                     rank: communicator.rank, sequenceLength: sequenceLength)
+                                     rank: communicator.rank, sequenceLength: sequenceLength,
+                                     alignedToBatches: config.train.deterministic)
             }
         }
 
         totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * trainLoader.batchesPerEpoch
         accumulation = config.train.accumulationSteps(worldSize: communicator.size)
         schedule = config.train.learningRateSchedule(totalSteps: totalSteps)
-        reducer = GradientReducer(communicator: communicator, gradients: model.gradients.pointer,
+        let fixedPoint = config.train.deterministic
+            ? FixedPointGradients(table: model.table, gradients: model.gradients.pointer,
+                                  terms: config.train.globalBatch / config.train.microBatch,
+                                  exponents: savedExponents.isEmpty ? nil : savedExponents.split(separator: " ").compactMap { Int($0) })
+            : nil
+        self.fixedPoint = fixedPoint
+        reducer = GradientReducer(communicator: communicator,
+                                  buffer: fixedPoint.map { .fixedPoint($0.sums) } ?? .float(model.gradients.pointer),
                                   count: model.table.count,
                                   bucketBytes: Int(config.train.bucketMb * 1_048_576),
                                   overlap: config.train.overlapComm, timeoutSeconds: options.collectiveTimeout)
@@ -156,7 +187,8 @@ public final class Trainer {
         if isRoot {
             print("flowformer train: \(communicator.size) rank(s), \(model.table.count) parameters, "
                   + "\(totalSteps) steps of \(config.train.globalBatch) samples (\(accumulation) micro-batch(es) of \(config.train.microBatch) per rank per step), "
-                  + "\(trainLoader.batchesPerEpoch) steps per epoch, \(KernelVariant.active.rawValue) kernels")
+                  + "\(trainLoader.batchesPerEpoch) steps per epoch, \(KernelVariant.active.rawValue) kernels"
+                  + (config.train.deterministic ? ", deterministic (exact gradient sums)" : ""))
             print("resolved configuration:\n" + config.yaml)
         }
     }
