@@ -38,9 +38,9 @@ extension Trainer {
             // Fault injection: a NaN loss (and loss gradient), or one bad gradient value, on this
             // rank only. The reductions below must carry it to every rank.
             var backwardScale = lossScale
-            var gradientPoison: Float?
+            var injectedGradient: Float?
             switch poison?.strikes(step: state.step + 1) {
-            case .gradient(let value)?: gradientPoison = value
+            case .gradient(let value)?: injectedGradient = value
             case .loss?: backwardScale = .nan
             case nil: break
             }
@@ -49,6 +49,7 @@ extension Trainer {
             // fits then); every rank decides alike from global maxima.
             var verdict = FixedPointExponents.Verdict.accept
             repeat {
+                var gradientPoison = injectedGradient   // a recomputed step meets the same fault
                 model.zeroGradients()
                 reducer.begin()
                 fixedPoint?.beginStep()
