@@ -41,10 +41,10 @@ public enum Evaluator {
                                  alignedToBatches: config.train.deterministic)
         }
         let context = ForwardContext(seed: UInt64(config.train.seed), step: step, firstSampleIndex: 0, training: false)
-        let result = try Trainer.evaluationPass(model: model, kind: config.model, loader: loader, context: context,
-                                                batchLimit: 0, deterministic: config.train.deterministic) {
+        let sums = try Trainer.evaluationPass(model: model, loader: loader, context: context, batchLimit: 0,
+                                              deterministic: config.train.deterministic) {
             try communicator.allReduce($0, op: .sum)
         }
-        return (result, config, step)
+        return (EvaluationResult(sums), config, step)
     }
 }

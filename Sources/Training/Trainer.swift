@@ -22,13 +22,9 @@ public struct TrainOptions: Sendable {
     /// Seconds a rank waits in a collective before deciding another rank is dead or stopped and
     /// aborting the job.
     public var collectiveTimeout: Double = 300
-    /// Fault injection for the end-to-end tests (hidden options of `flowformer train`):
-    /// behave as if a stop signal arrived at the boundary before this step …
-    public var stopAtStep: Int?
-    /// … sleep this long at every step, so a test can signal a run in the middle …
-    public var stepDelaySeconds: Double = 0
-    /// … and inject this fault (`--inject-fault`; see `InjectedFault`).
-    public var fault: InjectedFault?
+    /// Fault injection for the end-to-end tests (the hidden options of `flowformer train`);
+    /// `.none` in real runs.
+    public var hooks: TrainingHooks = .none
     /// Where rank 0's progress and notices go.
     public var print: @Sendable (String) -> Void = { line in
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
@@ -54,24 +50,9 @@ public final class Trainer {
     let schedule: LearningRateSchedule
     let trainLoader: TrainingLoader
     let validationLoader: EvaluationLoader?
-    let reducer: GradientReducer
-    /// `train.deterministic`: the exact fixed-point gradient sums; nil otherwise.
-    let fixedPoint: FixedPointGradients?
+    let trainingStep: TrainingStep
     let metrics: MetricsLog?
-    /// Backward's `onGradientsReady` for every micro-batch of a step but the last: nothing, or in
-    /// deterministic runs the quantisation of each finished range. Made once: a step allocates no closure.
-    private(set) lazy var microBatchHook: ((Range<Int>) -> Void)? = fixedPoint.map { fixed in { fixed.quantize($0) } }
-    /// … and for the last micro-batch: the reducer's bucketing (after the quantisation, if any).
-    private(set) lazy var lastMicroBatchHook: ((Range<Int>) -> Void)? = {
-        let reduce = reducer.hook
-        guard let fixed = fixedPoint else { return reduce }
-        return { range in
-            fixed.quantize(range)
-            reduce(range)
-        }
-    }()
     let totalSteps: Int
-    let accumulation: Int
     var state: TrainerState
     /// The checkpoint this run wrote last (every rank knows it), for messages; nil before the first.
     var lastCheckpoint: String?
@@ -124,10 +105,10 @@ public final class Trainer {
                 try reader.readOptimizerState(into: optimizer, optimizerName: config.train.optimizer.rawValue,
                                               table: model.table)
                 print("resuming from \(reader.path) at step \(reader.trainer.step) (\(reader.trainer.samplesSeen) samples seen)")
-                return TrainerStateCoding.encode(reader.trainer)
+                return reader.trainer.broadcastText
             }
             model.initializeParameters(seed: state.seed)
-            return TrainerStateCoding.encode(state)
+            return state.broadcastText
         }
         // A deterministic run continues with the exponents its checkpoint saved ("" for none).
         let savedExponents = try communicator.rootDecides {
@@ -139,7 +120,10 @@ public final class Trainer {
             return exponents.map(String.init).joined(separator: " ")
         }
         pendingReader = nil
-        state = try TrainerStateCoding.decode(loadedState)
+        guard let loaded = TrainerState(broadcastText: loadedState) else {
+            throw TrainingError("internal: cannot decode the trainer state '\(loadedState)'")
+        }
+        state = loaded
         optimizer.stepCount = state.step
         try communicator.broadcast(model.parameters.buffer, root: 0)
         for buffer in optimizer.stateBuffers { try communicator.broadcast(buffer.buffer.buffer, root: 0) }
@@ -165,19 +149,15 @@ public final class Trainer {
         }
 
         totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * trainLoader.batchesPerEpoch
-        accumulation = config.train.accumulationSteps(worldSize: communicator.size)
         schedule = config.train.learningRateSchedule(totalSteps: totalSteps)
-        let fixedPoint = config.train.deterministic
-            ? FixedPointGradients(table: model.table, gradients: model.gradients.pointer,
-                                  terms: config.train.globalBatch / config.train.microBatch,
-                                  exponents: savedExponents.isEmpty ? nil : savedExponents.split(separator: " ").compactMap { Int($0) })
-            : nil
-        self.fixedPoint = fixedPoint
-        reducer = GradientReducer(communicator: communicator,
-                                  buffer: fixedPoint.map { .fixedPoint($0.sums) } ?? .float(model.gradients.pointer),
-                                  count: model.table.count,
-                                  bucketBytes: Int(config.train.bucketMb * 1_048_576),
-                                  overlap: config.train.overlapComm, timeoutSeconds: options.collectiveTimeout)
+        trainingStep = TrainingStep(model: model, optimizer: optimizer, communicator: communicator,
+                                    globalBatch: config.train.globalBatch, microBatch: config.train.microBatch,
+                                    clipNorm: Float(config.train.clipGradNorm),
+                                    bucketBytes: Int(config.train.bucketMb * 1_048_576),
+                                    overlap: config.train.overlapComm, collectiveTimeout: options.collectiveTimeout,
+                                    deterministic: config.train.deterministic,
+                                    gradientExponents: savedExponents.isEmpty ? nil : savedExponents.split(separator: " ").compactMap { Int($0) },
+                                    hooks: options.hooks)
         metrics = try communicator.allSucceed {
             guard isRoot else { return nil }
             try FileManager.default.createDirectory(atPath: config.checkpoint.dir, withIntermediateDirectories: true)
@@ -186,7 +166,7 @@ public final class Trainer {
         try verifyParametersAgree()
         if isRoot {
             print("flowformer train: \(communicator.size) rank(s), \(model.table.count) parameters, "
-                  + "\(totalSteps) steps of \(config.train.globalBatch) samples (\(accumulation) micro-batch(es) of \(config.train.microBatch) per rank per step), "
+                  + "\(totalSteps) steps of \(config.train.globalBatch) samples (\(trainingStep.accumulation) micro-batch(es) of \(config.train.microBatch) per rank per step), "
                   + "\(trainLoader.batchesPerEpoch) steps per epoch, \(KernelVariant.active.rawValue) kernels"
                   + (config.train.deterministic ? ", deterministic (exact gradient sums)" : ""))
             print("resolved configuration:\n" + config.yaml)
@@ -216,36 +196,12 @@ public final class Trainer {
         do {
             try request.wait(seconds: options.collectiveTimeout)
         } catch let error as MPIError {
-            communicator.abort(message: "flowformer: rank \(communicator.rank): error: \(error) (aborting the job; the last checkpoint in \(config.checkpoint.dir) is intact)")
+            abortJob(error)
         }
     }
-}
 
-/// `TrainerState` as text, to broadcast it from rank 0.
-enum TrainerStateCoding {
-    static func encode(_ s: TrainerState) -> String {
-        func bits(_ value: Double?) -> String { value.map { String($0.bitPattern) } ?? "-" }
-        let fields: [String] = [
-            String(s.step), String(s.epoch), String(s.batchInEpoch), String(s.samplesSeen), String(s.seed),
-            String(s.worldSize), bits(s.validationLoss), bits(s.bestValidationLoss),
-            s.bestStep.map { String($0) } ?? "-",
-        ]
-        return fields.joined(separator: " ")
-    }
-
-    static func decode(_ text: String) throws -> TrainerState {
-        let fields = text.split(separator: " ").map(String.init)
-        guard fields.count == 9, let step = Int(fields[0]), let epoch = Int(fields[1]),
-              let batch = Int(fields[2]), let samples = Int(fields[3]), let seed = UInt64(fields[4]),
-              let world = Int(fields[5]) else {
-            throw TrainingError("internal: cannot decode trainer state '\(text)'")
-        }
-        var s = TrainerState()
-        s.step = step; s.epoch = epoch; s.batchInEpoch = batch; s.samplesSeen = samples
-        s.seed = seed; s.worldSize = world
-        s.validationLoss = UInt64(fields[6]).map(Double.init(bitPattern:))
-        s.bestValidationLoss = UInt64(fields[7]).map(Double.init(bitPattern:))
-        s.bestStep = Int(fields[8])
-        return s
+    /// Ends the job after a collective failed or timed out (another rank is dead or stopped).
+    func abortJob(_ error: MPIError) -> Never {
+        communicator.abort(message: "flowformer: rank \(communicator.rank): error: \(error) (aborting the job; the last checkpoint in \(config.checkpoint.dir) is intact)")
     }
 }
