@@ -67,6 +67,20 @@ extension EndToEnd {
             let expected = try checkpointContents(try #require(try straight.checkpoints()[20]))
             let resumed = try checkpointContents(try #require(try run.checkpoints()[20]))
             #expect(resumed == expected, "resumed run differs: \(differingNames(resumed, expected))")
+            // flowformer eval of the final checkpoint: the same numbers on 1 and 3 ranks (batches of
+            // 50 do not split evenly over 3 ranks).
+            let flowformer = try ProcessRunner.builtProduct("flowformer")
+            var evaluations: [[String]] = []
+            for ranks in [1, 3] {
+                let evaluation = try ProcessRunner.mpirun(
+                    ranks: ranks, oversubscribe: ranks > 2, flowformer,
+                    ["eval", "--checkpoint", try #require(try straight.checkpoints()[20]),
+                     "--data", try RealData.path("kjv-val.h5"), "--batch", "50", "--json"], timeoutSeconds: 300)
+                #expect(evaluation.status == 0, "\(evaluation)")
+                evaluations.append(evaluation.stdoutLines)
+            }
+            #expect(evaluations[0].count == 1 && evaluations[0] == evaluations[1], "eval on 1 and 3 ranks: \(evaluations)")
+
             let training: (NSDictionary) -> Bool = { ["train", "eval", "redo", "skip"].contains($0["event"] as? String ?? "") }
             let a = try Self.comparableRecords(run).filter(training)
             let b = try Self.comparableRecords(straight).filter(training)
