@@ -17,6 +17,11 @@ public enum DeterministicCost {
         /// Deterministic steps computed again (fixed-point exponents adapted), over all its steps.
         public var recomputed: Int
         public var parameterCount: Int
+        /// The added arithmetic alone, on the P-element gradient buffer, best of 20 (the minimum is
+        /// what survives a busy machine): one micro-batch's quantisation into the Int64 sums, and
+        /// the once-per-step conversion back.
+        public var quantizeSeconds: Double
+        public var dequantizeSeconds: Double
         /// median(deterministic) / median(ordinary), and the same of the minima.
         public var medianRatio: Double { deterministic.median / ordinary.median }
         public var minimumRatio: Double { deterministic.min / ordinary.min }
@@ -64,7 +69,28 @@ public enum DeterministicCost {
             }
         }
         withExtendedLifetime((ordinaryModel, deterministicModel)) {}
+        let kernels = kernelSeconds(count: ordinaryModel.table.count)
         return Result(ordinary: TimingSummary(samples: times[0]), deterministic: TimingSummary(samples: times[1]),
-                      recomputed: recomputed, parameterCount: ordinaryModel.table.count)
+                      recomputed: recomputed, parameterCount: ordinaryModel.table.count,
+                      quantizeSeconds: kernels.quantize, dequantizeSeconds: kernels.dequantize)
+    }
+
+    /// Best of 20 of `quantizeAndAccumulate` (adding) and `dequantize` over `count` gradient-like values.
+    static func kernelSeconds(count: Int) -> (quantize: Double, dequantize: Double) {
+        let values = UnsafeMutablePointer<Float>.allocate(capacity: count)   // [count]
+        let sums = UnsafeMutablePointer<Int64>.allocate(capacity: count)     // [count]
+        defer { values.deallocate(); sums.deallocate() }
+        sums.initialize(repeating: 0, count: count)
+        var best = (quantize: Double.infinity, dequantize: Double.infinity)
+        for _ in 0 ..< 20 {
+            for i in 0 ..< count { values[i] = Float(i % 1000) * 1e-6 - 5e-4 }
+            var start = monotonicSeconds()
+            _ = quantizeAndAccumulate(values, into: sums, count: count, exponent: -48, termBits: 50, overwrite: false)
+            best.quantize = min(best.quantize, monotonicSeconds() - start)
+            start = monotonicSeconds()
+            dequantize(sums, into: values, count: count, exponent: -48)
+            best.dequantize = min(best.dequantize, monotonicSeconds() - start)
+        }
+        return best
     }
 }

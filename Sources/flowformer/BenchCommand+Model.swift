@@ -134,6 +134,7 @@ struct BenchModelCommand: FlowformerCommand {
                 print(line("ordinary     ", cost.ordinary))
                 print(line("deterministic", cost.deterministic))
                 print("ratio deterministic / ordinary: median \(formatFixed(cost.medianRatio, digits: 3))×, min \(formatFixed(cost.minimumRatio, digits: 3))×; steps computed again: \(cost.recomputed)")
+                print("added arithmetic (best of 20, \(cost.parameterCount) values): quantise one micro-batch \(formatFixed(cost.quantizeSeconds * 1000, digits: 2)) ms, convert back once per step \(formatFixed(cost.dequantizeSeconds * 1000, digits: 2)) ms")
                 print("gradient all-reduce per step: \(formatFixed(Double(cost.parameterCount * 4) / 1_048_576, digits: 2)) MiB ordinary, \(formatFixed(Double(cost.parameterCount * 8) / 1_048_576, digits: 2)) MiB deterministic (2.00×)")
             }
             return ExitStatus.success
