@@ -150,7 +150,7 @@ extension Trainer {
         do {
             try reducer.finish()
         } catch let error as MPIError {
-            communicator.abort(message: "flowformer: rank \(communicator.rank): error: \(error) (aborting the job; the last checkpoint in \(config.checkpoint.dir) is intact)")
+            abortForLostRanks(error)
         }
     }
 

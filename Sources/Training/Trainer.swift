@@ -59,6 +59,8 @@ public final class Trainer {
     let totalSteps: Int
     let accumulation: Int
     var state: TrainerState
+    /// Every rank's host, indexed by rank (gathered at start), to name the ones that stop answering.
+    let hostNames: [String]
     /// The checkpoint this run wrote last (every rank knows it), for messages; nil before the first.
     var lastCheckpoint: String?
 
@@ -70,6 +72,8 @@ public final class Trainer {
         self.options = options
         let print = options.print
         let isRoot = communicator.isRoot
+        hostNames = try communicator.processorNames()
+        StatusFile.recordHosts(hostNames)
 
         // 1. Configuration and resume decision, on rank 0; broadcast as resolved YAML text.
         var pendingReader: CheckpointReader?
@@ -184,7 +188,7 @@ public final class Trainer {
         do {
             try request.wait(seconds: options.collectiveTimeout)
         } catch let error as MPIError {
-            communicator.abort(message: "flowformer: rank \(communicator.rank): error: \(error) (aborting the job; the last checkpoint in \(config.checkpoint.dir) is intact)")
+            abortForLostRanks(error)
         }
     }
 }

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Multi-node tests on a virtual cluster of network namespaces (jobs/cluster/netns-cluster.sh):
+# Open MPI over TCP between nodes, shared memory within one, real data (the King James Bible).
+#
+# 1. 2 nodes × 1 rank: final parameters and optimizer state bitwise equal to 1 node × 2 ranks.
+# 2. 2 nodes × 2 ranks and 3 nodes × 1 rank: per-step loss within 1e-5 relative of 1 rank's.
+# 3. A cut link, a killed node, a frozen node (node3 of 3, mid-run): the job ends within the
+#    collective timeout + 30 s with exit status 76 (failed, resumable), a line names node3, no
+#    process of the job is left on any node (a frozen node's only once it is thawed: nothing can
+#    end a stopped process's work before that), the newest checkpoint loads (`flowformer
+#    inspect`), and a rerun on the two remaining nodes resumes from it.
+#
+# Everything it creates (cluster, namespaces, scratch directory) is removed on exit, pass or fail.
+# Needs root. Exit 0 = pass.
+#
+#   jobs/cluster/multinode-test.sh            # all of it
+#   jobs/cluster/multinode-test.sh --only faults|equivalence
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+only=${2:-}
+[ "${1:-}" = --only ] || only=
+bin=${FLOWFORMER_BIN:-$(swift build -c release --show-bin-path)/flowformer}
+scratch=$(mktemp -d /var/tmp/flowformer-multinode.XXXXXX)
+export FLOWFORMER_CLUSTER_DIR=$scratch/cluster
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+cluster=jobs/cluster/netns-cluster.sh
+launcher_pid=
+cleanup() {
+  [ -n "$launcher_pid" ] && kill -KILL "$launcher_pid" 2>/dev/null
+  $cluster down >/dev/null 2>&1 || true
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+started=$(date +%s)
+note() { echo "multinode-test: $* ($(( $(date +%s) - started )) s)"; }
+fail() { echo "multinode-test: FAIL: $*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
+[ -x "$bin" ] || fail "flowformer is not built at $bin (swift build -c release)"
+
+datasets/pack.sh kjv --out "$scratch/data" >/dev/null
+config() {   # config NAME: a small causal LM on KJV bytes, run directory $scratch/NAME
+  cat > "$scratch/$1.yaml" <<YAML
+model: {kind: lm, attention: flow, d_model: 16, heads: 2, layers: 2, ff: 32, seq_len: 32, vocab_size: 256}
+data: {train: $scratch/data/kjv-train.h5, val: $scratch/data/kjv-val.h5}
+train: {global_batch: 24, micro_batch: 2, steps: 30, seed: 3, lr: 3.0e-3, warmup_steps: 5, eval_every: 0, log_every: 1, eval_batches: 4}
+checkpoint: {dir: $scratch/$1, every: 10, keep: 3}
+YAML
+  echo "$scratch/$1.yaml"
+}
+$cluster up 3 --slots 2 >/dev/null
+note "cluster of 3 nodes up"
+
+# Per-step training loss from a run's metrics.jsonl, one value a line.
+losses() { python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    try: record = json.loads(line)
+    except ValueError: continue
+    if record.get("event") == "train": print(repr(record["loss"]))' "$1/metrics.jsonl"; }
+# compare_curves REF RUN: every step's loss within 1e-5 relative (NaN fails).
+compare_curves() { python3 - "$1" "$2" <<'PY'
+import sys
+ref = [float(x) for x in open(sys.argv[1])]
+run = [float(x) for x in open(sys.argv[2])]
+if len(ref) != len(run) or not ref:
+    sys.exit(f"{len(run)} logged steps, reference has {len(ref)}")
+worst = 0.0
+for step, (a, b) in enumerate(zip(ref, run), 1):
+    error = abs(a - b) / abs(a)
+    if not (error <= 1e-5):
+        sys.exit(f"step {step}: loss {b!r} vs {a!r} (relative {error:.2e} > 1e-5)")
+    worst = max(worst, error)
+print(f"{worst:.1e}")
+PY
+}
+
+if [ "$only" != faults ]; then
+  # 1 rank and 1 node × 2 ranks (plain mpirun on this machine), the references.
+  "$bin" train --config "$(config one)" >/dev/null || fail "the 1-rank run failed"
+  mpirun -np 2 "$bin" train --config "$(config local2)" >/dev/null || fail "the 1 node × 2 ranks run failed"
+  losses "$scratch/one" > "$scratch/one.loss"
+
+  run_cluster() {   # run_cluster NAME MPIRUN-ARGS…
+    local name=$1; shift
+    FLOWFORMER_STATUS_FILE=$scratch/$name.status $cluster mpirun "$@" "$bin" train --config "$(config "$name")" \
+      > "$scratch/$name.log" 2>&1 || { tail -5 "$scratch/$name.log" >&2; fail "$name failed"; }
+  }
+  run_cluster nodes2x1 -np 2 --map-by node
+  grep -q "2 rank(s)" "$scratch/nodes2x1.log" || fail "nodes2x1 did not run 2 ranks"
+  final=checkpoint-000000030.h5
+  for group in /model /optimizer; do
+    h5diff -r "$scratch/local2/$final" "$scratch/nodes2x1/$final" "$group" "$group" >/dev/null \
+      || fail "2 nodes × 1 rank: final $group differs from 1 node × 2 ranks"
+  done
+  note "2 nodes × 1 rank: final /model and /optimizer bitwise equal to 1 node × 2 ranks"
+
+  run_cluster nodes2x2 -np 4 --map-by slot
+  run_cluster nodes3x1 -np 3 --map-by node
+  for name in nodes2x2 nodes3x1; do
+    losses "$scratch/$name" > "$scratch/$name.loss"
+    worst=$(compare_curves "$scratch/one.loss" "$scratch/$name.loss") || fail "$name: loss curve differs from 1 rank's: $worst"
+    note "$name: 30 steps' losses within $worst relative of 1 rank's (bound 1e-5)"
+  done
+fi
+
+if [ "$only" != equivalence ]; then
+  timeout=15         # --collective-timeout of the fault runs
+  bound=$((timeout + 30))
+  node_processes() { for i in 1 2 3; do $cluster pids "$i"; done; }
+  fault_case() {   # fault_case cut|kill|freeze
+    local fault=$1 name=fault-$1
+    local yaml status_file=$scratch/$name.status log=$scratch/$name.log
+    yaml=$(config "$name")
+    FLOWFORMER_STATUS_FILE=$status_file $cluster mpirun -np 3 --map-by node "$bin" train --config "$yaml" \
+      --set train.steps=1000 --inject-step-delay 0.1 --collective-timeout "$timeout" > "$log" 2>&1 &
+    launcher_pid=$!
+    local metrics=$scratch/$name/metrics.jsonl
+    for _ in $(seq 1200); do
+      [ -f "$metrics" ] && [ "$(grep -c '"event": "checkpoint"' "$metrics")" -ge 2 ] && break
+      kill -0 "$launcher_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    [ -f "$metrics" ] && [ "$(grep -c '"event": "checkpoint"' "$metrics")" -ge 2 ] \
+      || { cat "$log" >&2; fail "$fault: the run did not reach its second checkpoint"; }
+    $cluster "$fault" 3
+    local at
+    at=$(date +%s)
+    local status=
+    for _ in $(seq $((bound * 10 + 100))); do
+      kill -0 "$launcher_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    local seconds=$(( $(date +%s) - at ))
+    if kill -0 "$launcher_pid" 2>/dev/null; then
+      tail -20 "$log" >&2; fail "$fault: the job was still running $seconds s after the fault"
+    fi
+    set +e; wait "$launcher_pid"; status=$?; set -e
+    launcher_pid=
+    [ "$seconds" -le "$bound" ] || fail "$fault: the job ended $seconds s after the fault (bound: $timeout + 30 s)"
+    [ "$status" -eq 76 ] || { tail -20 "$log" >&2; fail "$fault: exit status $status, expected 76 (failed, resumable)"; }
+    grep -E "rank 2 on node3 stopped answering|node\(s\) node3 stopped answering" "$log" > "$scratch/$name.named" \
+      || { tail -20 "$log" >&2; fail "$fault: no line names node3"; }
+    [ "$fault" = freeze ] && $cluster thaw 3
+    [ "$fault" = cut ] && $cluster heal 3
+    # No process of the job on any node (a frozen node's end once thawed; a cut-off node's
+    # daemon ends itself within its guard's 20 s).
+    local left=
+    for _ in $(seq 300); do
+      left=$(node_processes)
+      [ -z "$left" ] && break
+      sleep 0.1
+    done
+    [ -z "$left" ] || fail "$fault: processes left on the nodes: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" | head -5)"
+    local newest
+    newest=$(ls "$scratch/$name"/checkpoint-*.h5 | sort | tail -n1)
+    "$bin" inspect "$newest" > "$scratch/$name.inspect" || fail "$fault: the newest checkpoint $newest does not load"
+    local step=$((10#$(basename "$newest" .h5 | sed 's/checkpoint-//')))
+    # Rerun on the two remaining nodes: resumes from the newest checkpoint, stops 4 steps later.
+    set +e
+    FLOWFORMER_STATUS_FILE=$status_file $cluster mpirun -np 2 --map-by node "$bin" train --config "$yaml" \
+      --set train.steps=1000 --collective-timeout "$timeout" --stop-at-step $((step + 4)) > "$log.rerun" 2>&1
+    status=$?
+    set -e
+    [ "$status" -eq 75 ] || { tail -5 "$log.rerun" >&2; fail "$fault: the rerun on 2 nodes ended with $status, expected 75"; }
+    grep -q "resuming from $newest at step $step" "$log.rerun" || fail "$fault: the rerun did not resume from $newest"
+    note "$fault node3: ended $seconds s after the fault (bound $bound), status 76, '$(cut -c1-90 "$scratch/$name.named" | head -n1)…', no process left, $(basename "$newest") loads, 2-node rerun resumed at step $step"
+  }
+  fault_case cut
+  fault_case kill
+  fault_case freeze
+fi
+note "ok"
