@@ -26,7 +26,8 @@ extension Trainer {
         let host = hostNames.indices.contains(communicator.rank) ? hostNames[communicator.rank] : "?"
         let what: String
         if case let MPIError.timeout(operation, seconds, _, _)? = error as? MPIError {
-            what = "\(operation) did not complete within \(format(seconds, seconds < 10 ? 1 : 0)) s"
+            let limit = seconds == seconds.rounded() ? format(seconds, 0) : format(seconds, 1)
+            what = "\(operation) did not complete within \(limit) s"
         } else {
             what = oneLine(error)
         }

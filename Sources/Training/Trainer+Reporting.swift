@@ -27,6 +27,10 @@ extension Trainer {
     /// Writes the rank-0 progress line and a metrics record.
     ///
     ///     step 120/1000 | loss 2.3456 | acc 41.2% | lr 3.00e-04 | gnorm 0.812 | 5,120 tok/s | data 1% comm 4% | ETA 12m30s
+    ///
+    /// with, when a rank lags the others by more than 10% (`SlowRankReport`, gathered from every
+    /// rank — so every rank calls this), `| slowest rank 2 (node3) +35% compute` and/or
+    /// `| slow link rank 2 (node3) +180%` before the ETA.
     func logProgress(window: inout ProgressWindow, loss: Double, accuracy: Double, learningRate: Float,
                      gradientNorm: Float) {
         let now = Clock.seconds()
@@ -37,7 +41,10 @@ extension Trainer {
         let commShare = (reducer.waitSeconds - window.commWait) / elapsed
         let secondsPerStep = elapsed / Double(max(steps, 1))
         let eta = secondsPerStep * Double(totalSteps - state.step)
-        window = ProgressWindow(start: now, dataWait: trainLoader.waitSeconds, commWait: reducer.waitSeconds, step: state.step)
+        let waited = reducer.waitSeconds - window.commWait
+        let slow = slowRankReport(compute: elapsed - waited - (trainLoader.waitSeconds - window.dataWait), wait: waited)
+        // The next window starts after the probe: its transfers are reporting, not training.
+        window = ProgressWindow(start: Clock.seconds(), dataWait: trainLoader.waitSeconds, commWait: reducer.waitSeconds, step: state.step)
         guard isRoot else { return }
 
         let tokens = config.model.kind == .image ? 1 : config.model.seqLen
@@ -48,16 +55,17 @@ extension Trainer {
         if config.model.kind != .lm { line += " | acc \(format(accuracy * 100, 1))%" }
         line += " | lr \(String(format: "%.2e", learningRate)) | gnorm \(format(Double(gradientNorm), 3))"
         line += " | \(rate) | data \(Int((dataShare * 100).rounded()))% comm \(Int((commShare * 100).rounded()))%"
+        line += describe(slow)
         line += " | ETA \(duration(eta))"
         options.print(line)
-        metrics?.append([
+        metrics?.append(metricsFields(slow).merging([
             "event": .string("train"), "step": .int(state.step), "epoch": .int(state.epoch),
             "loss": .double(loss), "accuracy": .double(accuracy), "lr": .double(Double(learningRate)),
             "grad_norm": .double(Double(gradientNorm)), "samples_per_second": .double(samplesPerSecond),
             "tokens_per_second": .double(samplesPerSecond * Double(tokens)),
             "data_wait_share": .double(dataShare), "comm_wait_share": .double(commShare),
             "samples_seen": .int(state.samplesSeen), "world_size": .int(communicator.size),
-        ])
+        ]) { $1 })
     }
 
     /// One pass over the validation split (every sample exactly once across ranks), sums reduced;

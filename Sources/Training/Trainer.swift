@@ -61,6 +61,8 @@ public final class Trainer {
     var state: TrainerState
     /// Every rank's host, indexed by rank (gathered at start), to name the ones that stop answering.
     let hostNames: [String]
+    /// The link probe's buffers and the per-window timings of every rank (`slowRankReport`).
+    lazy var rankTimingBuffers = RankTimingBuffers(size: communicator.size)
     /// The checkpoint this run wrote last (every rank knows it), for messages; nil before the first.
     var lastCheckpoint: String?
 

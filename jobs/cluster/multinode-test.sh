@@ -9,12 +9,18 @@
 #    process of the job is left on any node (a frozen node's only once it is thawed: nothing can
 #    end a stopped process's work before that), the newest checkpoint loads (`flowformer
 #    inspect`), and a rerun on the two remaining nodes resumes from it.
+# 4. Slurm across nodes (jobs/cluster/netns-slurm.sh: slurmctld on node1, a slurmd per node):
+#    `sbatch --nodes=2 --ntasks-per-node=1 jobs/slurm/train.sbatch` (srun --mpi=pmix), USR1
+#    mid-run → checkpoint → requeue → resume → final checkpoint bitwise equal to an
+#    uninterrupted run's.
+# 5. A bandwidth-capped link (node3's, 20 Mbit/s both ways, tc tbf), 3 nodes × 1 rank: training
+#    completes and the slow-rank report of every logged window names node3's link.
 #
 # Everything it creates (cluster, namespaces, scratch directory) is removed on exit, pass or fail.
 # Needs root. Exit 0 = pass.
 #
 #   jobs/cluster/multinode-test.sh            # all of it
-#   jobs/cluster/multinode-test.sh --only faults|equivalence
+#   jobs/cluster/multinode-test.sh --only equivalence|faults|slow-link|slurm
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -22,12 +28,14 @@ only=${2:-}
 [ "${1:-}" = --only ] || only=
 bin=${FLOWFORMER_BIN:-$(swift build -c release --show-bin-path)/flowformer}
 scratch=$(mktemp -d /var/tmp/flowformer-multinode.XXXXXX)
+chmod 755 "$scratch"   # munged (the munge user) must reach its socket inside
 export FLOWFORMER_CLUSTER_DIR=$scratch/cluster
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 cluster=jobs/cluster/netns-cluster.sh
 launcher_pid=
 cleanup() {
   [ -n "$launcher_pid" ] && kill -KILL "$launcher_pid" 2>/dev/null
+  jobs/cluster/netns-slurm.sh stop >/dev/null 2>&1 || true
   $cluster down >/dev/null 2>&1 || true
   rm -rf "$scratch"
 }
@@ -76,7 +84,7 @@ print(f"{worst:.1e}")
 PY
 }
 
-if [ "$only" != faults ]; then
+if [ -z "$only" ] || [ "$only" = equivalence ]; then
   # 1 rank and 1 node × 2 ranks (plain mpirun on this machine), the references.
   "$bin" train --config "$(config one)" >/dev/null || fail "the 1-rank run failed"
   mpirun -np 2 "$bin" train --config "$(config local2)" >/dev/null || fail "the 1 node × 2 ranks run failed"
@@ -105,7 +113,71 @@ if [ "$only" != faults ]; then
   done
 fi
 
-if [ "$only" != equivalence ]; then
+if [ -z "$only" ] || [ "$only" = slurm ]; then
+  jobs/cluster/netns-slurm.sh start >/dev/null
+  slurm() { jobs/cluster/netns-slurm.sh run "$@"; }
+  job_state() { slurm scontrol show job "$1" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
+  yaml=$(config slurm)
+  sed -i 's/steps: 30/steps: 60/' "$yaml"
+  mpirun -np 2 "$bin" train --config "$yaml" --set checkpoint.dir="$scratch/slurm-reference" >/dev/null \
+    || fail "slurm: the uninterrupted reference run failed"
+  job=$(slurm sbatch --parsable --nodes=2 --ntasks-per-node=1 --output="$scratch/slurm-job.log" --chdir="$root" \
+        --export=ALL,FLOWFORMER_BIN="$bin" jobs/slurm/train.sbatch "$yaml" --inject-step-delay 0.1) \
+    || fail "slurm: sbatch failed"
+  metrics=$scratch/slurm/metrics.jsonl
+  for _ in $(seq 1200); do
+    [ -f "$metrics" ] && [ "$(grep -c '"event": "train"' "$metrics")" -ge 8 ] && break
+    sleep 0.1
+  done
+  [ -f "$metrics" ] || { cat "$scratch/slurm-job.log" >&2; fail "slurm: the job never started training"; }
+  grep -q "2 tasks" "$scratch/slurm-job.log" && grep -q "node\[1-2\]" "$scratch/slurm-job.log" \
+    || { cat "$scratch/slurm-job.log" >&2; fail "slurm: the job does not run on 2 nodes"; }
+  slurm scancel --batch --signal=USR1 "$job"
+  for _ in $(seq 600); do grep -q "requeueing" "$scratch/slurm-job.log" 2>/dev/null && break; sleep 0.1; done
+  grep -q "requeueing" "$scratch/slurm-job.log" || { cat "$scratch/slurm-job.log" >&2; fail "slurm: the job did not requeue itself after USR1"; }
+  for _ in $(seq 300); do [ "$(job_state "$job")" = PENDING ] && break; sleep 0.1; done
+  for _ in $(seq 300); do [ -z "$(slurm squeue --steps --noheader --jobs "$job" 2>/dev/null)" ] && break; sleep 0.1; done
+  sleep 2
+  slurm scontrol update JobId="$job" StartTime=now
+  state=
+  for _ in $(seq 1800); do
+    state=$(job_state "$job")
+    case "$state" in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL) break ;; esac
+    sleep 0.1
+  done
+  [ "$state" = COMPLETED ] || { cat "$scratch/slurm-job.log" >&2; fail "slurm: the job ended in state '$state'"; }
+  [ "$(grep -c "start (restart" "$scratch/slurm-job.log")" -eq 2 ] || fail "slurm: expected 2 starts (first run + requeue)"
+  resumed=$(grep -o "resuming from [^ ]* at step [0-9]*" "$scratch/slurm-job.log" | head -n1)
+  [ -n "$resumed" ] || fail "slurm: the requeued job did not resume from a checkpoint"
+  for group in /model /optimizer; do
+    h5diff -r "$scratch/slurm-reference/checkpoint-000000060.h5" "$scratch/slurm/checkpoint-000000060.h5" "$group" "$group" >/dev/null \
+      || fail "slurm: final $group differs from the uninterrupted run's"
+  done
+  jobs/cluster/netns-slurm.sh stop
+  note "slurm, 2 nodes × 1 task (srun --mpi=pmix): USR1 → checkpoint → requeue → ${resumed#resuming from $scratch/slurm/} → final checkpoint bitwise equal to the uninterrupted run"
+fi
+
+if [ -z "$only" ] || [ "$only" = slow-link ]; then
+  $cluster rate 3 20mbit
+  yaml=$(config capped)
+  FLOWFORMER_STATUS_FILE=$scratch/capped.status $cluster mpirun -np 3 --map-by node "$bin" train --config "$yaml" \
+    --set train.log_every=5 > "$scratch/capped.log" 2>&1 || { tail -5 "$scratch/capped.log" >&2; fail "the run with a capped link failed"; }
+  $cluster rate 3 off
+  named=$(python3 - "$scratch/capped/metrics.jsonl" <<'PY'
+import json, sys
+windows = [r for r in map(json.loads, open(sys.argv[1])) if r.get("event") == "train"]
+named = [r for r in windows if r.get("slow_link_host") == "node3" and r.get("slow_link_rank") == 2]
+if not windows or len(named) != len(windows):
+    sys.exit(f"{len(named)} of {len(windows)} logged windows name node3's link: "
+             + ", ".join(str(r.get("slow_link_host")) for r in windows))
+print(f"{len(named)} of {len(windows)} windows, lag {min(r['slow_link_lag'] for r in named):.0%}–{max(r['slow_link_lag'] for r in named):.0%}")
+PY
+  ) || fail "slow link: $named"
+  grep -q "| slow link rank 2 (node3) +" "$scratch/capped.log" || fail "slow link: the progress line does not name node3"
+  note "node3's link capped at 20 Mbit/s: the slow-rank report names it in $named"
+fi
+
+if [ -z "$only" ] || [ "$only" = faults ]; then
   timeout=15         # --collective-timeout of the fault runs
   bound=$((timeout + 30))
   node_processes() { for i in 1 2 3; do $cluster pids "$i"; done; }
