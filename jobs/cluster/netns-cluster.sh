@@ -48,13 +48,32 @@ node_index() {
 }
 # Processes whose network namespace is node I's.
 node_pids() { ip netns pids "$(ns "$1")" 2>/dev/null || true; }
+# The token bucket of a rate: 10 ms worth of bytes, at least 64 KiB (a smaller bucket than the
+# kernel timer's tick allows throttles TCP well below the rate).
+burst_for() {
+  local number unit bits
+  number=$(echo "$1" | sed -n 's/^\([0-9][0-9]*\)[a-zA-Z]*$/\1/p')
+  unit=$(echo "$1" | sed -n 's/^[0-9][0-9]*\([a-zA-Z]*\)$/\1/p')
+  [ -n "$number" ] || die "rate '$1' is not a number with a unit (examples: 1gbit, 100mbit)"
+  case "$unit" in
+    gbit) bits=$((number * 1000000000)) ;;
+    mbit) bits=$((number * 1000000)) ;;
+    kbit) bits=$((number * 1000)) ;;
+    bit|"") bits=$number ;;
+    *) die "rate '$1': use a unit tc knows in bits (gbit, mbit, kbit)" ;;
+  esac
+  local bytes=$((bits / 8 / 100))
+  [ "$bytes" -ge 65536 ] || bytes=65536
+  echo "$bytes"
+}
 set_rate() {   # set_rate I RATE|off: both directions of node I's link
-  local node=$1 rate=$2
+  local node=$1 rate=$2 burst=
+  [ "$rate" = off ] || burst=$(burst_for "$rate")
   for side in "$(switch_ns) port$node" "$(ns "$node") eth0"; do
     set -- $side
     ip netns exec "$1" tc qdisc del dev "$2" root 2>/dev/null || true
     if [ "$rate" != off ]; then
-      ip netns exec "$1" tc qdisc add dev "$2" root tbf rate "$rate" burst 256kb latency 50ms \
+      ip netns exec "$1" tc qdisc add dev "$2" root tbf rate "$rate" burst "$burst" latency 50ms \
         || die "tc cannot cap $2 at '$rate' (examples: 1gbit, 100mbit)"
     fi
   done
