@@ -12,7 +12,8 @@
 # 4. Slurm across nodes (jobs/cluster/netns-slurm.sh: slurmctld on node1, a slurmd per node):
 #    `sbatch --nodes=2 --ntasks-per-node=1 jobs/slurm/train.sbatch` (srun --mpi=pmix), USR1
 #    mid-run → checkpoint → requeue → resume → final checkpoint bitwise equal to an
-#    uninterrupted run's.
+#    uninterrupted run's. Then node2's link is cut under a 2-node job: status 76, requeued within
+#    the collective timeout + 30 s, resumed on node1 and node3, completed.
 # 5. A bandwidth-capped link (node3's, 20 Mbit/s both ways, tc tbf), 3 nodes × 1 rank: training
 #    completes and the slow-rank report of every logged window names node3's link.
 #
@@ -153,8 +154,42 @@ if [ -z "$only" ] || [ "$only" = slurm ]; then
     h5diff -r "$scratch/slurm-reference/checkpoint-000000060.h5" "$scratch/slurm/checkpoint-000000060.h5" "$group" "$group" >/dev/null \
       || fail "slurm: final $group differs from the uninterrupted run's"
   done
-  jobs/cluster/netns-slurm.sh stop
   note "slurm, 2 nodes × 1 task (srun --mpi=pmix): USR1 → checkpoint → requeue → ${resumed#resuming from $scratch/slurm/} → final checkpoint bitwise equal to the uninterrupted run"
+
+  # A node of the job loses its link: the trainer ends the step (76), the script requeues the
+  # job within the collective timeout + 30 s, and the requeued job resumes on the nodes it gets
+  # (node1 and node3, once Slurm has marked node2 down).
+  yaml=$(config slurm-cut)
+  sed -i 's/steps: 30/steps: 300/' "$yaml"
+  job=$(slurm sbatch --parsable --nodes=2 --ntasks-per-node=1 --output="$scratch/slurm-cut.log" --chdir="$root" \
+        --export=ALL,FLOWFORMER_BIN="$bin" jobs/slurm/train.sbatch "$yaml" --inject-step-delay 0.05 --collective-timeout 15) \
+    || fail "slurm: sbatch failed"
+  metrics=$scratch/slurm-cut/metrics.jsonl
+  for _ in $(seq 1200); do
+    [ -f "$metrics" ] && [ "$(grep -c '"event": "checkpoint"' "$metrics")" -ge 1 ] && break
+    sleep 0.1
+  done
+  grep -q "on node\[1-2\]" "$scratch/slurm-cut.log" || { cat "$scratch/slurm-cut.log" >&2; fail "slurm: the job did not start on node1 and node2"; }
+  $cluster cut 2
+  at=$(date +%s)
+  for _ in $(seq 600); do grep -q "requeueing" "$scratch/slurm-cut.log" 2>/dev/null && break; sleep 0.1; done
+  seconds=$(( $(date +%s) - at ))
+  grep -q "status 76); requeueing" "$scratch/slurm-cut.log" || { cat "$scratch/slurm-cut.log" >&2; fail "slurm: no requeue after node2's link was cut"; }
+  [ "$seconds" -le 45 ] || fail "slurm: the job was requeued $seconds s after the cut (bound: 15 + 30 s)"
+  grep -q "rank 1 on node2 stopped answering" "$scratch/slurm-cut.log" || fail "slurm: no line names node2"
+  state=
+  for _ in $(seq 900); do
+    state=$(job_state "$job")
+    [ "$state" = PENDING ] && slurm scontrol update JobId="$job" StartTime=now 2>/dev/null
+    case "$state" in COMPLETED|FAILED|CANCELLED|TIMEOUT) break ;; esac
+    sleep 0.2
+  done
+  [ "$state" = COMPLETED ] || { cat "$scratch/slurm-cut.log" >&2; fail "slurm: after the cut the job ended in state '$state'"; }
+  grep -q "start (restart 1) on node\[1,3\]" "$scratch/slurm-cut.log" || { cat "$scratch/slurm-cut.log" >&2; fail "slurm: the requeued job did not run on node1 and node3"; }
+  grep -q "resuming from $scratch/slurm-cut/checkpoint-" "$scratch/slurm-cut.log" || fail "slurm: the requeued job did not resume"
+  $cluster heal 2
+  jobs/cluster/netns-slurm.sh stop
+  note "slurm, node2's link cut: status 76, requeued $seconds s after the cut, resumed on node[1,3] and completed"
 fi
 
 if [ -z "$only" ] || [ "$only" = slow-link ]; then
