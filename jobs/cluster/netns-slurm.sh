@@ -81,7 +81,7 @@ ReturnToService=2
 SchedulerType=sched/backfill
 KillWait=10
 MinJobAge=300
-SlurmdTimeout=30
+SlurmdTimeout=20
 CONF
   for i in $(seq "$nodes"); do echo "NodeName=node$i NodeAddr=198.18.0.$i CPUs=$cpus State=UNKNOWN"; done
   echo "PartitionName=virtual Nodes=node[1-$nodes] Default=YES MaxTime=INFINITE State=UP"
