@@ -40,7 +40,7 @@ public enum StatusFile {
     }
 
     /// Rank 0 writes `<path>.hosts`: `names[r]` is rank r's host.
-    public static func recordHosts(_ names: [String]) {
+    static func recordHosts(_ names: [String]) {
         guard let path, isRankZero else { return }
         write(names.enumerated().map { "\($0.offset) \($0.element)\n" }.joined(), to: path + ".hosts")
     }

@@ -36,9 +36,6 @@ public enum StopSignals {
 
     /// The signal number that asked this process to stop, or 0.
     public static var pending: Int32 { received }
-
-    /// For tests: forget a received signal.
-    public static func reset() { received = 0; interrupts = 0 }
 }
 
 /// Process exit statuses of `flowformer` (documented in the README).

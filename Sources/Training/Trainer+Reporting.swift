@@ -3,6 +3,7 @@ import Datasets
 import FlowModel
 import Foundation
 import MPIComm
+import TensorKernels
 
 /// The timing state of the progress line between two logged steps.
 struct ProgressWindow {

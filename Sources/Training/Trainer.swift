@@ -37,7 +37,7 @@ public struct TrainOptions: Sendable {
     }
 }
 
-/// Data-parallel training of one run (SPEC §4–§6). Every rank runs the same loop on its slice
+/// Data-parallel training of one run (docs/FORMATS.md: "Data order", "Checkpoint files", "Configuration"). Every rank runs the same loop on its slice
 /// of each global batch; gradients are summed with bucketed non-blocking all-reduces that
 /// overlap backward; every rank applies the same optimizer step. Rank 0 alone reads and writes
 /// checkpoint files and the metrics log, and decides; the others follow its broadcasts.
