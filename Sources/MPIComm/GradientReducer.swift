@@ -1,5 +1,3 @@
-import MPIComm
-
 /// Sums the gradient buffer across ranks in size-capped buckets, started while backward is
 /// still running (the PyTorch DDP reducer, on one flat buffer).
 ///
@@ -108,7 +106,7 @@ public final class GradientReducer {
     public func finish() throws {
         if let announcementError { throw announcementError }
         guard communicator.size > 1 else { return }
-        let started = Clock.seconds()
+        let started = ContinuousClock.now
         if overlap {
             precondition(covered == count && bucketStart == 0,
                          "backward announced \(covered) of \(count) gradient entries")
@@ -117,7 +115,8 @@ public final class GradientReducer {
         } else {
             try startReduction(0 ..< count).wait(seconds: timeoutSeconds)
         }
-        waitSeconds += Clock.seconds() - started
+        let (seconds, attoseconds) = (ContinuousClock.now - started).components
+        waitSeconds += Double(seconds) + Double(attoseconds) * 1e-18
     }
 
     private func startBucket() throws {
