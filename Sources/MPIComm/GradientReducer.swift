@@ -18,13 +18,13 @@
 /// Two reduction modes (`ReducedBuffer`): the Float gradients themselves (MPI_SUM on float, whose
 /// order of additions depends on the number of ranks), or their Int64 fixed-point accumulators
 /// (`train.deterministic`; MPI_SUM on int64 is exact and associative, so the sum is the same bits
-/// for any number of ranks — see `FixedPointGradients`). Buckets hold `bucketBytes` either way.
+/// for any number of ranks — see Training's `FixedPointGradients`). Buckets hold `bucketBytes` either way.
 public final class GradientReducer {
     /// The buffer the reducer sums across ranks, [count] elements in the parameter layout.
     public enum ReducedBuffer {
         /// The Float gradient buffer.
         case float(UnsafeMutablePointer<Float>)
-        /// Int64 fixed-point sums of the gradients (`FixedPointGradients.sums`).
+        /// Int64 fixed-point sums of the gradients (Training's `FixedPointGradients.sums`).
         case fixedPoint(UnsafeMutablePointer<Int64>)
 
         var elementBytes: Int {
