@@ -30,9 +30,13 @@ let swiftSettings: [SwiftSetting] = [
 #if arch(x86_64)
 let avx2Settings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
 let avx512Settings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v4"])]
+// The bf16 GEMM (C, VDPBF16PS intrinsics): AVX-512 with the BF16 extension, chosen at run time by
+// CPUID (KernelVariant.cpuSupportsAVX512BF16) like the modules above.
+let bf16CSettings: [CSetting] = [.unsafeFlags(["-march=x86-64-v4", "-mavx512bf16", "-O3"])]
 #else
 let avx2Settings: [SwiftSetting] = []
 let avx512Settings: [SwiftSetting] = []
+let bf16CSettings: [CSetting] = []
 #endif
 
 let package = Package(
@@ -54,6 +58,7 @@ let package = Package(
         .systemLibrary(name: "_COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "_CCPUFeatures"),   // CPUID: can this CPU run the x86-64-v3 kernels?
+        .target(name: "_CBFloat16Gemm", exclude: ["README.md"], cSettings: bf16CSettings),   // VDPBF16PS GEMM (AVX512_BF16 only)
 
         // Bindings and kernels
         .target(name: "TensorKernels", dependencies: ["_COpenBLAS", "_CCPUFeatures"], exclude: ["README.md"],
@@ -65,7 +70,7 @@ let package = Package(
         .target(name: "HDF5IO", dependencies: ["_CHDF5"], exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // Model and optimisation
-        .target(name: "FlowModel", dependencies: ["TensorKernels", "TensorKernelsAVX2", "TensorKernelsAVX512"], exclude: ["README.md", "Attention/README.md"],
+        .target(name: "FlowModel", dependencies: ["TensorKernels", "TensorKernelsAVX2", "TensorKernelsAVX512", "_CBFloat16Gemm"], exclude: ["README.md", "Attention/README.md"],
                 swiftSettings: swiftSettings),
         .target(name: "Optimizers", dependencies: ["TensorKernels", "FlowModel"], exclude: ["README.md"],
                 swiftSettings: swiftSettings),
@@ -78,7 +83,7 @@ let package = Package(
 
         // Measurement (`flowformer bench`)
         .target(name: "Benchmarks",
-                dependencies: ["TensorKernels", "TensorKernelsAVX512", "FlowModel", "Optimizers", "MPIComm", "Datasets",
+                dependencies: ["TensorKernels", "TensorKernelsAVX512", "_CBFloat16Gemm", "FlowModel", "Optimizers", "MPIComm", "Datasets",
                                "Training"],
                 exclude: ["README.md"],
                 swiftSettings: swiftSettings),
@@ -102,7 +107,7 @@ let package = Package(
         .testTarget(name: "TensorKernelsAVX2Tests", dependencies: ["TensorKernels", "TensorKernelsAVX2", "TensorKernelsAVX512"]),
         .testTarget(name: "MPICommTests", dependencies: ["MPIComm", "TestSupport", "flowformer"]),
         .testTarget(name: "HDF5IOTests", dependencies: ["HDF5IO"]),
-        .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "HDF5IO", "TensorKernelsAVX512"], exclude: ["Golden"]),
+        .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "HDF5IO", "TensorKernelsAVX512", "_CBFloat16Gemm"], exclude: ["Golden"]),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "HDF5IO", "FlowModel"]),

@@ -2,10 +2,11 @@
 # Checks the three builds of the Float kernels (generic, x86-64-v3, x86-64-v4; see
 # Sources/TensorKernels/KernelVariant.swift) in the RELEASE binary, where the vectoriser runs:
 #
-# 1. Isolation. No object of the release build other than TensorKernelsAVX2's and
-#    TensorKernelsAVX512's contains an AVX instruction (so the binary runs on any x86-64 CPU),
-#    and those objects define no function outside their own module (a weak copy of a shared
-#    specialisation there could be the one the linker keeps for baseline callers).
+# 1. Isolation. No object of the release build other than TensorKernelsAVX2's,
+#    TensorKernelsAVX512's and the bf16 GEMM's (_CBFloat16Gemm, C) contains an AVX instruction
+#    (so the binary runs on any x86-64 CPU), and those objects define no function outside their
+#    own module (a weak copy of a shared specialisation there could be the one the linker keeps
+#    for baseline callers; the C object may define only flowformer_bf16_* functions).
 # 2. Same numbers. Short training runs of an image model (Fashion-MNIST) and a causal LM (KJV)
 #    with the generic and the x86-64-v3 kernels: the final parameters and optimizer state are
 #    bitwise equal (h5diff). With x86-64-v4 (the AVX-512 GEMM sums in another order) the final
@@ -33,13 +34,20 @@ for module in TensorKernelsAVX2 TensorKernelsAVX512; do
   [ "$count" -gt 0 ] || fail "$module contains no AVX code: is it still built with its -march?"
   total_vector=$((total_vector + count))
 done
+bf16_objects=$(ls "$bin_dir/_CBFloat16Gemm.build/"*.o 2>/dev/null) || fail "no _CBFloat16Gemm objects in $bin_dir"
+foreign=$(nm --defined-only $bf16_objects | awk 'NF == 3 && $2 ~ /[TtWw]/ && $3 !~ /^flowformer_bf16_/ && $3 !~ /^[a-z_0-9]+$/ {print $3}')
+exported=$(nm --defined-only --extern-only $bf16_objects | awk 'NF == 3 && $2 ~ /[TW]/ && $3 !~ /^flowformer_bf16_/ {print $3}')
+[ -z "$foreign$exported" ] || fail "_CBFloat16Gemm defines functions other than flowformer_bf16_*: $foreign $exported"
+count=$(objdump -d --no-show-raw-insn $bf16_objects | grep -c -E 'vdpbf16ps') || true
+[ "$count" -gt 0 ] || fail "_CBFloat16Gemm contains no VDPBF16PS: is it still built with -mavx512bf16?"
+total_vector=$((total_vector + count))
 for object in "$bin_dir"/*.build/*.o; do
-  case "$object" in */TensorKernelsAVX2.build/*|*/TensorKernelsAVX512.build/*) continue ;; esac
+  case "$object" in */TensorKernelsAVX2.build/*|*/TensorKernelsAVX512.build/*|*/_CBFloat16Gemm.build/*) continue ;; esac
   if objdump -d --no-show-raw-insn "$object" | grep -q -E '%[yz]mm|\bv(fmadd|fmsub|fnmadd)'; then
     fail "$object contains AVX instructions: baseline code must run on any x86-64 CPU"
   fi
 done
-echo "check-kernels: isolation ok (AVX code only in TensorKernelsAVX2 and TensorKernelsAVX512: $total_vector ymm/zmm instructions)"
+echo "check-kernels: isolation ok (AVX code only in TensorKernelsAVX2, TensorKernelsAVX512 and _CBFloat16Gemm: $total_vector ymm/zmm/vdpbf16ps instructions)"
 
 # 2. Same numbers.
 if ! grep -q -w avx2 /proc/cpuinfo || ! grep -q -w fma /proc/cpuinfo; then
