@@ -16,6 +16,9 @@ import MPIComm
 /// With `overlap == false` nothing starts during backward: `finish()` all-reduces the whole
 /// buffer at once (kept to measure what overlap buys; with two ranks both give bitwise-equal
 /// sums, since a + b is exact per element whichever way the buffer is cut).
+///
+/// With `wireType: .bf16` the gradients travel as bfloat16 and are summed in fp32
+/// (`BFloat16GradientExchange`), all at once in `finish()`.
 public final class GradientReducer {
     private let communicator: Communicator
     private let gradients: UnsafeMutablePointer<Float>   // [count]
@@ -34,9 +37,15 @@ public final class GradientReducer {
     /// behind backward).
     public private(set) var waitSeconds = 0.0
 
+    /// `train.allreduce_dtype: bf16` (more than one rank): the whole buffer is exchanged in
+    /// `finish()` as bf16 with fp32 sums (no overlap with backward).
+    private let bfloat16Exchange: BFloat16GradientExchange?
+
     public init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
-         bucketBytes: Int, overlap: Bool, timeoutSeconds: Double) {
+         bucketBytes: Int, overlap: Bool, timeoutSeconds: Double, wireType: AllReduceDtype = .fp32) {
         precondition(bucketBytes > 0, "bucket size must be positive")
+        bfloat16Exchange = wireType == .bf16 && communicator.size > 1
+            ? BFloat16GradientExchange(communicator: communicator, count: count) : nil
         self.communicator = communicator
         self.gradients = gradients
         self.count = count
@@ -67,7 +76,7 @@ public final class GradientReducer {
 
     /// Backward's announcement: gradients[range] are final.
     public func gradientsReady(_ range: Range<Int>) throws {
-        guard overlap, communicator.size > 1 else { covered += range.count; return }
+        guard overlap, communicator.size > 1, bfloat16Exchange == nil else { covered += range.count; return }
         precondition(range.upperBound == bucketStart,
                      "gradient ranges must arrive in reverse layer order: got \(range), expected one ending at \(bucketStart)")
         bucketStart = range.lowerBound
@@ -82,7 +91,9 @@ public final class GradientReducer {
         if let announcementError { throw announcementError }
         guard communicator.size > 1 else { return }
         let started = Clock.seconds()
-        if overlap {
+        if let bfloat16Exchange {
+            try bfloat16Exchange.allReduce(gradients, timeoutSeconds: timeoutSeconds)
+        } else if overlap {
             precondition(covered == count && bucketStart == 0,
                          "backward announced \(covered) of \(count) gradient entries")
             try startBucket()

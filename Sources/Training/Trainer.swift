@@ -99,6 +99,7 @@ public final class Trainer {
 
         // 3. Model and optimizer; rank 0 initialises or loads, then broadcasts.
         let model = FlowformerModel<Float>(config: config.model, maxBatch: config.train.microBatch)
+        model.precision = config.train.precision
         let optimizer = config.train.makeOptimizer(table: model.table)
         self.model = model
         self.optimizer = optimizer
@@ -146,7 +147,8 @@ public final class Trainer {
         reducer = GradientReducer(communicator: communicator, gradients: model.gradients.pointer,
                                   count: model.table.count,
                                   bucketBytes: Int(config.train.bucketMb * 1_048_576),
-                                  overlap: config.train.overlapComm, timeoutSeconds: options.collectiveTimeout)
+                                  overlap: config.train.overlapComm, timeoutSeconds: options.collectiveTimeout,
+                                  wireType: config.train.allreduceDtype)
         metrics = try communicator.allSucceed {
             guard isRoot else { return nil }
             try FileManager.default.createDirectory(atPath: config.checkpoint.dir, withIntermediateDirectories: true)
@@ -156,7 +158,9 @@ public final class Trainer {
         if isRoot {
             print("flowformer train: \(communicator.size) rank(s), \(model.table.count) parameters, "
                   + "\(totalSteps) steps of \(config.train.globalBatch) samples (\(accumulation) micro-batch(es) of \(config.train.microBatch) per rank per step), "
-                  + "\(trainLoader.batchesPerEpoch) steps per epoch, \(KernelVariant.active.rawValue) kernels")
+                  + "\(trainLoader.batchesPerEpoch) steps per epoch, \(KernelVariant.active.rawValue) kernels, "
+                  + "\(config.train.precision.rawValue) products, \(config.train.allreduceDtype.rawValue) all-reduce")
+            if config.train.precision == .bf16, let notice = BFloat16Gemm.slowPathNotice { print(notice) }
             print("resolved configuration:\n" + config.yaml)
         }
     }

@@ -68,6 +68,9 @@ struct SelftestCommand: FlowformerCommand {
             SelftestGroup(name: "allreduce(float,double,int32,int64 × sum,max,min)", run: MPISelftest.allReduce),
             SelftestGroup(name: "broadcast", run: MPISelftest.broadcast),
             SelftestGroup(name: "nonblocking") { try MPISelftest.nonBlocking(world: $0, watchdogSeconds: watchdogSeconds) },
+            SelftestGroup(name: "bf16 gradient all-reduce") {
+                try BFloat16AllReduceSelftest.run(world: $0, watchdogSeconds: watchdogSeconds)
+            },
             SelftestGroup(name: "hdf5", run: HDF5Selftest.roundTrip),
         ]
 
