@@ -10,7 +10,7 @@ import Training
 /// `flowformer selftest`: checks, on every rank, that this installation's MPI works as the
 /// trainer uses it. Each rank prints one line,
 ///
-///     rank R/N: ok allreduce(float,double,int32,int64 × sum,max,min) broadcast nonblocking hdf5
+///     rank R/N: ok allreduce(float,double,int32,int64 × sum,max,min) broadcast nonblocking bf16 gradient all-reduce hdf5
 ///
 /// or `rank R/N: FAILED <what failed>`, and the status is 1 if any check failed on this rank.
 struct SelftestCommand: FlowformerCommand {

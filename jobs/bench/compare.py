@@ -24,6 +24,13 @@ MODEL_COMPARISONS = [
     ("LM seq 4096: flow vs PyTorch authors-style flow", "lm4096-flow", "lm4096-flow", None),
     ("image: flow vs PyTorch authors-style flow", "image-flow", "image-flow", 1.5),
     ("image: flow vs PyTorch softmax (SDPA)", "image-flow", "image-softmax", 1.5),
+    # bf16 (train.precision: bf16; PyTorch under torch.autocast bf16). A reference named
+    # "project:NAME" is flowformer's own run NAME (bf16 against fp32 in the same rounds).
+    ("LM seq 1024: flow bf16 vs flowformer flow fp32", "lm-flow-bf16", "project:lm-flow", 1.7),
+    ("LM seq 1024: flow bf16 vs PyTorch softmax (SDPA) bf16 autocast", "lm-flow-bf16", "lm-softmax-bf16", 1.5),
+    ("LM seq 1024: flow fp32 vs PyTorch softmax (SDPA) bf16 autocast", "lm-flow", "lm-softmax-bf16", None),
+    ("image: flow bf16 vs flowformer flow fp32", "image-flow-bf16", "project:image-flow", 1.5),
+    ("image: flow bf16 vs PyTorch softmax (SDPA) bf16 autocast", "image-flow-bf16", "image-softmax-bf16", None),
 ]
 
 
@@ -59,7 +66,10 @@ def model_rows(runs):
     rows = []
     for label, project_name, torch_name, target in MODEL_COMPARISONS:
         project = [project_model_figures(r) for r in runs.get(("project", project_name), [])]
-        torch_side = [torch_model_figures(r) for r in runs.get(("torch", torch_name), [])]
+        if torch_name.startswith("project:"):
+            torch_side = [project_model_figures(r) for r in runs.get(("project", torch_name[8:]), [])]
+        else:
+            torch_side = [torch_model_figures(r) for r in runs.get(("torch", torch_name), [])]
         if not project or not torch_side:
             continue
         p_tokens = median_of([f[0] for f in project])
@@ -149,8 +159,8 @@ def main():
     print()
     if models:
         print_table("training step (forward + backward + AdamW), synthetic inputs",
-                    ["comparison", "flowformer tok/s", "PyTorch tok/s", "ratio", "target", "met",
-                     "flowformer MiB", "PyTorch MiB", "memory ratio", "rounds"],
+                    ["comparison", "flowformer tok/s", "reference tok/s", "ratio", "target", "met",
+                     "flowformer MiB", "reference MiB", "memory ratio", "rounds"],
                     [[m["comparison"], fmt(m["flowformer_tokens_per_second"], 0),
                       fmt(m["pytorch_tokens_per_second"], 0), fmt(m["throughput_ratio"], 2) + "x",
                       "" if m["target_ratio"] is None else f">= {m['target_ratio']}x",

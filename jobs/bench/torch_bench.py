@@ -247,7 +247,12 @@ def run_model(args):
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        loss = model(inputs, targets)
+        if args.autocast:
+            # CPU autocast: linear / matmul / bmm in bf16, norms, softmax and the loss in fp32.
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = model(inputs, targets)
+        else:
+            loss = model(inputs, targets)
         loss.backward()
         optimizer.step()
         return loss
@@ -269,6 +274,7 @@ def run_model(args):
         "implementation": "authors-style flow (cumulative outer products)" if args.attention == "flow"
                           else "scaled_dot_product_attention",
         "threads": torch.get_num_threads(),
+        "precision": "bf16 autocast" if args.autocast else "fp32",
         "global_batch": batch,
         "tokens_per_sample": tokens_per_sample,
         "parameter_count": sum(p.numel() for p in model.parameters()),
@@ -375,6 +381,8 @@ def main():
     model.add_argument("--batch", type=int, help="override the batch size")
     model.add_argument("--steps", type=int, default=3, help="timed steps")
     model.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    model.add_argument("--autocast", action="store_true",
+                       help="forward under torch.autocast('cpu', dtype=torch.bfloat16)")
 
     attention = commands.add_parser("attention", parents=[common], help="one attention core, forward + backward")
     attention.add_argument("--kind", choices=["flow", "softmax"], required=True)
