@@ -12,8 +12,11 @@
 #    bitwise equal (h5diff). With x86-64-v4 (the AVX-512 GEMM sums in another order) the final
 #    validation loss agrees within 1e-4 relative.
 #
+# 3. bf16. The bf16 products on VDPBF16PS and on the portable path train alike.
+#
 #   jobs/check-kernels.sh        # after: swift build -c release --product flowformer
-# Exit 0 = pass. On a CPU without AVX2/FMA part 2 is skipped, without AVX-512 its v4 run.
+# Exit 0 = pass. On a CPU without AVX2/FMA part 2 is skipped, without AVX-512 its v4 run,
+# without AVX512_BF16 part 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin_dir=$(swift build -c release --show-bin-path)
@@ -104,3 +107,26 @@ for model in image lm; do
     || fail "$model: validation loss with x86-64-v4 kernels $got, generic $reference (more than 1e-4 apart)"
   echo "check-kernels: $model validation loss after 12 steps: generic $reference, x86-64-v4 $got"
 done
+
+# 3. bf16 products (train.precision: bf16): the VDPBF16PS GEMM (x86-64-v4 on an AVX512_BF16 CPU)
+#    against the portable path (x86-64-v3: bf16-rounded operands through the fp32 GEMM, which
+#    says so in one line). Same rounding of the operands, fp32 sums in another order: the
+#    validation losses agree within 1e-4 relative.
+if ! grep -q -w avx512_bf16 /proc/cpuinfo; then
+  echo "check-kernels: this CPU has no AVX512_BF16: bf16 comparison skipped"
+  exit 0
+fi
+for variant in x86-64-v3 x86-64-v4; do
+  FLOWFORMER_KERNELS=$variant mpirun -np 2 "$bin" train --config "$scratch/lm.yaml" --set train.precision=bf16 \
+    --set checkpoint.dir="$scratch/lm-bf16-$variant" > "$scratch/lm-bf16-$variant.log" 2>&1 \
+    || { cat "$scratch/lm-bf16-$variant.log" >&2; fail "bf16 lm training with $variant kernels failed"; }
+done
+grep -q "precision bf16: FLOWFORMER_KERNELS=x86-64-v3" "$scratch/lm-bf16-x86-64-v3.log" \
+  || fail "the portable bf16 run did not say that it is not faster"
+if grep -q "precision bf16:" "$scratch/lm-bf16-x86-64-v4.log"; then fail "the VDPBF16PS run printed the slow-path notice"; fi
+portable=$(final_val_loss "$scratch/lm-bf16-x86-64-v3")
+fast=$(final_val_loss "$scratch/lm-bf16-x86-64-v4")
+fp32=$(final_val_loss "$scratch/lm-generic")
+python3 -c "import sys; a, b = float('$portable'), float('$fast'); sys.exit(0 if abs(a - b) <= 1e-4 * abs(a) else 1)" \
+  || fail "bf16 lm: validation loss on VDPBF16PS $fast, portable $portable (more than 1e-4 apart)"
+echo "check-kernels: bf16 lm validation loss after 12 steps: portable $portable, VDPBF16PS $fast (fp32: $fp32)"
