@@ -260,11 +260,13 @@ def run_model(args):
     for _ in range(args.warmup):
         step()
     times = []
+    cpu_times = []   # process CPU seconds per step (all threads): with 1 thread, the step's compute
     loss = None
     for _ in range(args.steps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         loss = step()
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu_start)
     step_seconds = median(times)
     batch = config["batch"]
     return {
@@ -281,6 +283,7 @@ def run_model(args):
         "timed_steps": len(times),
         "step_seconds_median": step_seconds,
         "step_seconds_min": min(times),
+        "step_cpu_seconds_median": median(cpu_times),
         "samples_per_second": batch / step_seconds,
         "tokens_per_second": batch * tokens_per_sample / step_seconds,
         "last_loss": float(loss),
