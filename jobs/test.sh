@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command: builds, checks the release binary's two kernel builds (AVX2 code
+# The project's test command: checks the module graph in Package.swift against the imports,
+# builds, checks the release binary's two kernel builds (AVX2 code
 # isolated, bitwise-equal training), runs every Swift test (unit, golden, HDF5, mpirun
 # end-to-end), then the pre-emption test on a real local Slurm cluster.
 #
@@ -8,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+jobs/check-module-graph.sh
 swift build -c release --product flowformer
 if [ $# -eq 0 ]; then
   jobs/check-kernels.sh

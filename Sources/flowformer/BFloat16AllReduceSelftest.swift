@@ -1,9 +1,8 @@
 import MPIComm
 import TensorKernels
-import Training
 
 /// The `train.allreduce_dtype: bf16` check of `flowformer selftest`: a gradient buffer reduced by
-/// `GradientReducer(wireType: .bf16)` equals, bitwise on every rank, the fp32 sum (rank 0 first)
+/// `GradientReducer(bfloat16OnTheWire: true)` equals, bitwise on every rank, the fp32 sum (rank 0 first)
 /// of every rank's bf16-rounded values — computed here from the closed form of each rank's values.
 ///
 /// Rank r contributes pseudo-random values with full Float precision over twenty binades (so the
@@ -34,7 +33,7 @@ enum BFloat16AllReduceSelftest {
         try gradients.withUnsafeMutableBufferPointer { buffer in
             let reducer = GradientReducer(communicator: world, gradients: buffer.baseAddress!, count: length,
                                           bucketBytes: 256, overlap: true, timeoutSeconds: watchdogSeconds,
-                                          wireType: .bf16)
+                                          bfloat16OnTheWire: true)
             reducer.begin()
             try reducer.gradientsReady(0 ..< length)
             try reducer.finish()

@@ -4,7 +4,7 @@ import MPIComm
 import TensorKernels
 import Training
 
-// Exit statuses of `flowformer` (values in `Training.ExitStatus`; SPEC §6):
+// Exit statuses of `flowformer` (values in `Training.ExitStatus`; the README lists them):
 //
 //   0   success
 //   1   error: one line on stderr names it (bad input, I/O, MPI, a failed self-test rank)

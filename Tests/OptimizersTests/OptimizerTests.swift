@@ -1,4 +1,4 @@
-import FlowModel
+import TensorKernels
 import Foundation
 import Testing
 @testable import Optimizers

@@ -1,5 +1,3 @@
-import MPIComm
-
 /// Sums the gradient buffer across ranks in size-capped buckets, started while backward is
 /// still running (the PyTorch DDP reducer, on one flat buffer).
 ///
@@ -17,7 +15,7 @@ import MPIComm
 /// buffer at once (kept to measure what overlap buys; with two ranks both give bitwise-equal
 /// sums, since a + b is exact per element whichever way the buffer is cut).
 ///
-/// With `wireType: .bf16` the gradients travel as bfloat16 and are summed in fp32
+/// With `bfloat16OnTheWire` the gradients travel as bfloat16 and are summed in fp32
 /// (`BFloat16GradientExchange`), all at once in `finish()`.
 public final class GradientReducer {
     private let communicator: Communicator
@@ -37,14 +35,14 @@ public final class GradientReducer {
     /// behind backward).
     public private(set) var waitSeconds = 0.0
 
-    /// `train.allreduce_dtype: bf16` (more than one rank): the whole buffer is exchanged in
+    /// `bfloat16OnTheWire` (more than one rank): the whole buffer is exchanged in
     /// `finish()` as bf16 with fp32 sums (no overlap with backward).
     private let bfloat16Exchange: BFloat16GradientExchange?
 
     public init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
-         bucketBytes: Int, overlap: Bool, timeoutSeconds: Double, wireType: AllReduceDtype = .fp32) {
+         bucketBytes: Int, overlap: Bool, timeoutSeconds: Double, bfloat16OnTheWire: Bool = false) {
         precondition(bucketBytes > 0, "bucket size must be positive")
-        bfloat16Exchange = wireType == .bf16 && communicator.size > 1
+        bfloat16Exchange = bfloat16OnTheWire && communicator.size > 1
             ? BFloat16GradientExchange(communicator: communicator, count: count) : nil
         self.communicator = communicator
         self.gradients = gradients
@@ -90,7 +88,7 @@ public final class GradientReducer {
     public func finish() throws {
         if let announcementError { throw announcementError }
         guard communicator.size > 1 else { return }
-        let started = Clock.seconds()
+        let started = ContinuousClock.now
         if let bfloat16Exchange {
             try bfloat16Exchange.allReduce(gradients, timeoutSeconds: timeoutSeconds)
         } else if overlap {
@@ -103,7 +101,8 @@ public final class GradientReducer {
                 UnsafeMutableBufferPointer(start: gradients, count: count), op: .sum)
             try request.wait(seconds: timeoutSeconds)
         }
-        waitSeconds += Clock.seconds() - started
+        let (seconds, attoseconds) = (ContinuousClock.now - started).components
+        waitSeconds += Double(seconds) + Double(attoseconds) * 1e-18
     }
 
     private func startBucket() throws {

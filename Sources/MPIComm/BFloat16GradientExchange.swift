@@ -1,8 +1,3 @@
-import MPIComm
-import TensorKernels
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The gradient all-reduce of `train.allreduce_dtype: bf16`: values travel as bfloat16 (half the
 /// bytes of fp32 on the way in) and every partial sum is fp32.
@@ -19,7 +14,10 @@ import Glibc
 /// Each rank sends (P−1)/P · (2 + 4) bytes per element where a ring all-reduce of fp32 sends
 /// (P−1)/P · 8: three quarters of the bytes, not half, because the sums come back in fp32 (so
 /// that the result is exactly the fp32 sum of the rounded gradients, the same on every rank).
-/// Buffers are allocated once (`init`); a step allocates nothing.
+/// Buffers are allocated once (`init`); a step allocates nothing. The rounding is
+/// `TensorKernels.BFloat16`'s (nearest even, NaN quiet), restated here because this module
+/// depends on MPI alone; `flowformer selftest` checks the result bitwise against
+/// `TensorKernels.BFloat16`.
 final class BFloat16GradientExchange {
     private let communicator: Communicator
     private let count: Int
@@ -54,7 +52,7 @@ final class BFloat16GradientExchange {
         let ranks = communicator.size, rank = communicator.rank
         var i = 0
         while i < count {
-            outgoing[i] = BFloat16.bits(roundingToNearestEven: gradients[i])
+            outgoing[i] = Self.bfloat16Bits(gradients[i])
             i &+= 1
         }
         try communicator.allToAllNonBlocking(send: outgoing, receive: incoming, blockBytes: shard * 2)
@@ -66,11 +64,19 @@ final class BFloat16GradientExchange {
             let copy = incoming + j * shard
             var e = 0
             while e < shard {
-                own[e] += BFloat16.float(bits: copy[e])
+                own[e] += Float(bitPattern: UInt32(copy[e]) << 16)
                 e &+= 1
             }
         }
         try communicator.allGatherNonBlocking(sums, blockBytes: shard * 4).wait(seconds: timeoutSeconds)
         gradients.update(from: sums, count: count)
+    }
+
+    /// The bf16 bit pattern nearest to x (ties to even; NaN stays NaN, made quiet).
+    @inline(__always)
+    static func bfloat16Bits(_ x: Float) -> UInt16 {
+        let pattern = x.bitPattern
+        if x.isNaN { return UInt16(truncatingIfNeeded: pattern >> 16) | 0x0040 }
+        return UInt16(truncatingIfNeeded: (pattern &+ 0x7FFF &+ ((pattern >> 16) & 1)) >> 16)
     }
 }
