@@ -19,6 +19,9 @@
 /// order of additions depends on the number of ranks), or their Int64 fixed-point accumulators
 /// (`train.deterministic`; MPI_SUM on int64 is exact and associative, so the sum is the same bits
 /// for any number of ranks — see Training's `FixedPointGradients`). Buckets hold `bucketBytes` either way.
+///
+/// With `bfloat16OnTheWire` the gradients travel as bfloat16 and are summed in fp32
+/// (`BFloat16GradientExchange`), all at once in `finish()`.
 public final class GradientReducer {
     /// The buffer the reducer sums across ranks, [count] elements in the parameter layout.
     public enum ReducedBuffer {
@@ -52,16 +55,25 @@ public final class GradientReducer {
     /// behind backward).
     public private(set) var waitSeconds = 0.0
 
+    /// `bfloat16OnTheWire` (more than one rank, Float buffer only): the whole buffer is exchanged
+    /// in `finish()` as bf16 with fp32 sums (no overlap with backward).
+    private let bfloat16Exchange: BFloat16GradientExchange?
+
     public convenience init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
-                            bucketBytes: Int, overlap: Bool, timeoutSeconds: Double) {
+                            bucketBytes: Int, overlap: Bool, timeoutSeconds: Double, bfloat16OnTheWire: Bool = false) {
         self.init(communicator: communicator, buffer: .float(gradients), count: count, bucketBytes: bucketBytes,
-                  overlap: overlap, timeoutSeconds: timeoutSeconds)
+                  overlap: overlap, timeoutSeconds: timeoutSeconds, bfloat16OnTheWire: bfloat16OnTheWire)
     }
 
     /// - Parameter buffer: what to sum, `[count]`.
     public init(communicator: Communicator, buffer: ReducedBuffer, count: Int,
-                bucketBytes: Int, overlap: Bool, timeoutSeconds: Double) {
+                bucketBytes: Int, overlap: Bool, timeoutSeconds: Double, bfloat16OnTheWire: Bool = false) {
+        if case .fixedPoint = buffer {
+            precondition(!bfloat16OnTheWire, "bf16 on the wire applies to Float gradients only")
+        }
         precondition(bucketBytes > 0, "bucket size must be positive")
+        bfloat16Exchange = bfloat16OnTheWire && communicator.size > 1
+            ? BFloat16GradientExchange(communicator: communicator, count: count) : nil
         self.communicator = communicator
         self.buffer = buffer
         self.count = count
@@ -92,7 +104,7 @@ public final class GradientReducer {
 
     /// Backward's announcement: gradients[range] are final.
     public func gradientsReady(_ range: Range<Int>) throws {
-        guard overlap, communicator.size > 1 else { covered += range.count; return }
+        guard overlap, communicator.size > 1, bfloat16Exchange == nil else { covered += range.count; return }
         precondition(range.upperBound == bucketStart,
                      "gradient ranges must arrive in reverse layer order: got \(range), expected one ending at \(bucketStart)")
         bucketStart = range.lowerBound
@@ -107,7 +119,9 @@ public final class GradientReducer {
         if let announcementError { throw announcementError }
         guard communicator.size > 1 else { return }
         let started = ContinuousClock.now
-        if overlap {
+        if let bfloat16Exchange, case .float(let gradients) = buffer {
+            try bfloat16Exchange.allReduce(gradients, timeoutSeconds: timeoutSeconds)
+        } else if overlap {
             precondition(covered == count && bucketStart == 0,
                          "backward announced \(covered) of \(count) gradient entries")
             try startBucket()

@@ -100,6 +100,7 @@ public final class Trainer {
 
         // 3. Model and optimizer; rank 0 initialises or loads, then broadcasts.
         let model = FlowformerModel<Float>(config: config.model, maxBatch: config.train.microBatch)
+        model.precision = config.train.precision
         let optimizer = config.train.makeOptimizer(table: model.table)
         self.model = model
         self.optimizer = optimizer
@@ -163,7 +164,7 @@ public final class Trainer {
                                     overlap: config.train.overlapComm, collectiveTimeout: options.collectiveTimeout,
                                     deterministic: config.train.deterministic,
                                     gradientExponents: savedExponents.isEmpty ? nil : savedExponents.split(separator: " ").compactMap { Int($0) },
-                                    hooks: options.hooks)
+                                    allreduceDtype: config.train.allreduceDtype, hooks: options.hooks)
         metrics = try communicator.allSucceed {
             guard isRoot else { return nil }
             try FileManager.default.createDirectory(atPath: config.checkpoint.dir, withIntermediateDirectories: true)
@@ -173,8 +174,10 @@ public final class Trainer {
         if isRoot {
             print("flowformer train: \(communicator.size) rank(s), \(model.table.count) parameters, "
                   + "\(totalSteps) steps of \(config.train.globalBatch) samples (\(trainingStep.accumulation) micro-batch(es) of \(config.train.microBatch) per rank per step), "
-                  + "\(trainLoader.batchesPerEpoch) steps per epoch, \(KernelVariant.active.rawValue) kernels"
+                  + "\(trainLoader.batchesPerEpoch) steps per epoch, \(KernelVariant.active.rawValue) kernels, "
+                  + "\(config.train.precision.rawValue) products, \(config.train.allreduceDtype.rawValue) all-reduce"
                   + (config.train.deterministic ? ", deterministic (exact gradient sums)" : ""))
+            if config.train.precision == .bf16, let notice = BFloat16Gemm.slowPathNotice { print(notice) }
             print("resolved configuration:\n" + config.yaml)
         }
     }

@@ -82,7 +82,9 @@ public final class TrainingStep {
     public init(model: FlowformerModel<Float>, optimizer: any Optimizer, communicator: Communicator,
                 globalBatch: Int, microBatch: Int, clipNorm: Float, bucketBytes: Int, overlap: Bool,
                 collectiveTimeout: Double, deterministic: Bool = false, gradientExponents: [Int]? = nil,
-                hooks: TrainingHooks = .none) {
+                allreduceDtype: AllReduceDtype = .fp32, hooks: TrainingHooks = .none) {
+        precondition(!(deterministic && allreduceDtype == .bf16),
+                     "deterministic sums travel as Int64; bf16 on the wire does not apply")
         precondition(globalBatch % communicator.size == 0 && (globalBatch / communicator.size) % microBatch == 0,
                      "global batch \(globalBatch) does not split into \(communicator.size) rank(s) × micro-batches of \(microBatch)")
         self.model = model
@@ -104,7 +106,8 @@ public final class TrainingStep {
         let reducer = GradientReducer(communicator: communicator,
                                       buffer: fixedPoint.map { .fixedPoint($0.sums) } ?? .float(model.gradients.pointer),
                                       count: model.table.count, bucketBytes: bucketBytes, overlap: overlap,
-                                      timeoutSeconds: collectiveTimeout)
+                                      timeoutSeconds: collectiveTimeout,
+                                      bfloat16OnTheWire: allreduceDtype == .bf16)
         self.reducer = reducer
         if let fixedPoint {
             let reduce = reducer.hook

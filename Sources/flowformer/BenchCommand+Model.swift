@@ -60,6 +60,8 @@ struct BenchModelCommand: FlowformerCommand {
     @Option(help: "LM sequence length (overrides the preset's 1024).") var seqLen: Int?
     @Option(help: "Global batch (overrides the preset's).") var batch: Int?
     @Option(help: "BLAS threads per rank.") var threads = 1
+    @Option(help: "Linear products: fp32 or bf16 (train.precision).") var precision = "fp32"
+    @Option(help: "Gradients on the wire: fp32 or bf16 (train.allreduce_dtype).") var allreduceDtype = "fp32"
     @Option(help: "Timed steps.") var steps = 3
     @Option(help: "Untimed steps first.") var warmup = 1
     @Flag(inversion: .prefixedNo, help: "With several ranks: all-reduce each block's gradients during backward.")
@@ -89,6 +91,12 @@ struct BenchModelCommand: FlowformerCommand {
             throw ValidationError("--attention: unknown kind '\(attention)' (flow, softmax, linear)")
         }
         if seqLen != nil && config != .lm { throw ValidationError("--seq-len applies to --config lm only") }
+        guard MatmulPrecision(rawValue: precision) != nil else {
+            throw ValidationError("--precision: unknown '\(precision)' (fp32, bf16)")
+        }
+        guard AllReduceDtype(rawValue: allreduceDtype) != nil else {
+            throw ValidationError("--allreduce-dtype: unknown '\(allreduceDtype)' (fp32, bf16)")
+        }
     }
 
     /// The settings this invocation asks for (`--quick`: seq 64, batch 2, one step, no warm-up).
@@ -104,9 +112,12 @@ struct BenchModelCommand: FlowformerCommand {
             timed = 1
             untimed = 0
         }
-        return ModelBenchmarkSettings(config: modelConfig, globalBatch: globalBatch, threads: threads,
-                                      warmupSteps: untimed, timedSteps: timed, overlap: overlap, dataFile: data,
-                                      attentionChunk: attentionChunk, singleThreadPeakGflops: peakGflops)
+        var settings = ModelBenchmarkSettings(config: modelConfig, globalBatch: globalBatch, threads: threads,
+                                              warmupSteps: untimed, timedSteps: timed, overlap: overlap, dataFile: data,
+                                              attentionChunk: attentionChunk, singleThreadPeakGflops: peakGflops)
+        settings.precision = MatmulPrecision(rawValue: precision) ?? .fp32
+        settings.allreduceDtype = AllReduceDtype(rawValue: allreduceDtype) ?? .fp32
+        return settings
     }
 
     func execute() throws -> Int32 {

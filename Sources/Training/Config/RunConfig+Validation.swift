@@ -116,6 +116,8 @@ extension RunConfig {
         try atLeast(t.logEvery, 1, "train.log_every")
         try atLeast(t.threads, 1, "train.threads")
         try check(t.bucketMb > 0, "train.bucket_mb", reason: "must be > 0, got \(yamlNumber(t.bucketMb))")
+        try check(!(t.deterministic && t.allreduceDtype == .bf16), "train.allreduce_dtype", "train.deterministic",
+                  reason: "deterministic runs sum gradients exactly as Int64; use allreduce_dtype: fp32")
         try atLeast(t.checksumEvery, 0, "train.checksum_every")
         try atLeast(t.maxNanSkips, 0, "train.max_nan_skips")
         try check(!t.augment || m.kind == .image, "train.augment", "model.kind",
