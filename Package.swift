@@ -15,7 +15,7 @@
 //   Optimizers           TensorKernels                                  AdamW, SGD, clipping, schedules
 //   Datasets             HDF5IO TensorKernels                           dataset files, data order, loaders
 //   Checkpoints          HDF5IO TensorKernels Optimizers                checkpoint files
-//   Training             MPIComm TensorKernels FlowModel Optimizers Datasets Checkpoints Yams   the coordinator
+//   Training             MPIComm TensorKernels FlowModel Optimizers Datasets Checkpoints HDF5IO Yams   the coordinator; predict's output file
 //   Benchmarks           MPIComm TensorKernels TensorKernelsAVX512 FlowModel Optimizers Datasets Training   `flowformer bench`
 //   flowformer           MPIComm HDF5IO TensorKernels FlowModel Datasets Checkpoints Training Benchmarks ArgumentParser   the command line
 import PackageDescription
@@ -90,7 +90,7 @@ let package = Package(
 
         // Coordinator and command
         .target(name: "Training",
-                dependencies: ["MPIComm", "TensorKernels", "FlowModel", "Optimizers", "Datasets", "Checkpoints",
+                dependencies: ["MPIComm", "TensorKernels", "FlowModel", "Optimizers", "Datasets", "Checkpoints", "HDF5IO",
                                .product(name: "Yams", package: "Yams")],
                 exclude: ["README.md", "Config/README.md"],
                 swiftSettings: swiftSettings),

@@ -116,6 +116,15 @@ public final class Trainer {
             model.initializeParameters(seed: state.seed)
             return state.broadcastText
         }
+        // A deterministic run continues with the exponents its checkpoint saved ("" for none).
+        let savedExponents = try communicator.rootDecides {
+            guard config.train.deterministic, let reader = pendingReader,
+                  let exponents = try reader.readGradientExponents(table: model.table) else { return "" }
+            if let bad = exponents.first(where: { !FixedPoint.exponentRange.contains($0) }) {
+                throw TrainingError("\(reader.path): /trainer/\(CheckpointWriter.gradientExponentsName) holds \(bad), outside \(FixedPoint.exponentRange)")
+            }
+            return exponents.map(String.init).joined(separator: " ")
+        }
         pendingReader = nil
         guard let loaded = TrainerState(broadcastText: loadedState) else {
             throw TrainingError("internal: cannot decode the trainer state '\(loadedState)'")
@@ -140,7 +149,8 @@ public final class Trainer {
         validationLoader = try communicator.allSucceed {
             try validationSplit.map {
                 try EvaluationLoader(split: $0, batchSize: config.train.microBatch, worldSize: communicator.size,
-                                     rank: communicator.rank, sequenceLength: sequenceLength)
+                                     rank: communicator.rank, sequenceLength: sequenceLength,
+                                     alignedToBatches: config.train.deterministic)
             }
         }
 
@@ -151,6 +161,8 @@ public final class Trainer {
                                     clipNorm: Float(config.train.clipGradNorm),
                                     bucketBytes: Int(config.train.bucketMb * 1_048_576),
                                     overlap: config.train.overlapComm, collectiveTimeout: options.collectiveTimeout,
+                                    deterministic: config.train.deterministic,
+                                    gradientExponents: savedExponents.isEmpty ? nil : savedExponents.split(separator: " ").compactMap { Int($0) },
                                     hooks: options.hooks)
         metrics = try communicator.allSucceed {
             guard isRoot else { return nil }
@@ -161,7 +173,8 @@ public final class Trainer {
         if isRoot {
             print("flowformer train: \(communicator.size) rank(s), \(model.table.count) parameters, "
                   + "\(totalSteps) steps of \(config.train.globalBatch) samples (\(trainingStep.accumulation) micro-batch(es) of \(config.train.microBatch) per rank per step), "
-                  + "\(trainLoader.batchesPerEpoch) steps per epoch, \(KernelVariant.active.rawValue) kernels")
+                  + "\(trainLoader.batchesPerEpoch) steps per epoch, \(KernelVariant.active.rawValue) kernels"
+                  + (config.train.deterministic ? ", deterministic (exact gradient sums)" : ""))
             print("resolved configuration:\n" + config.yaml)
         }
     }

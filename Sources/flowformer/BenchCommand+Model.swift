@@ -3,6 +3,7 @@ import Benchmarks
 import FlowModel
 import Foundation
 import MPIComm
+import TensorKernels
 import Training
 
 /// `flowformer bench model`: training throughput of one configuration, on one rank or (under
@@ -63,6 +64,10 @@ struct BenchModelCommand: FlowformerCommand {
     @Option(help: "Untimed steps first.") var warmup = 1
     @Flag(inversion: .prefixedNo, help: "With several ranks: all-reduce each block's gradients during backward.")
     var overlap = true
+    @Flag(help: "Time the step with train.deterministic against without, alternating in one process (prints both and the ratio).")
+    var compareDeterministic = false
+    @Option(help: "With --compare-deterministic: samples per micro-batch (default: the whole per-rank batch).")
+    var microBatch: Int?
     @Option(help: ArgumentHelp("Training split to read batches from (default: inputs made in memory).",
                                valueName: "file.h5"))
     var data: String?
@@ -117,6 +122,22 @@ struct BenchModelCommand: FlowformerCommand {
         }
         guard settings.globalBatch % world.size == 0 else {
             throw ValidationError("--batch \(settings.globalBatch) is not a multiple of the \(world.size) ranks")
+        }
+        if compareDeterministic {
+            let cost = try DeterministicCost.run(settings, microBatch: microBatch ?? settings.globalBatch / world.size, world: world)
+            if world.isRoot {
+                func line(_ name: String, _ t: TimingSummary) -> String {
+                    "\(name): median \(formatFixed(t.median * 1000, digits: 1)) ms, min \(formatFixed(t.min * 1000, digits: 1)) ms over \(t.count) steps"
+                }
+                let micro = microBatch ?? settings.globalBatch / world.size
+                print("\(config.rawValue), \(world.size) rank(s), global batch \(settings.globalBatch), \(settings.globalBatch / world.size / micro) micro-batch(es) of \(micro) per rank, \(cost.parameterCount) parameters, \(KernelVariant.active.rawValue) kernels")
+                print(line("ordinary     ", cost.ordinary))
+                print(line("deterministic", cost.deterministic))
+                print("ratio deterministic / ordinary: median \(formatFixed(cost.medianRatio, digits: 3))×, min \(formatFixed(cost.minimumRatio, digits: 3))×; steps computed again: \(cost.recomputed)")
+                print("added arithmetic (best of 20, \(cost.parameterCount) values): quantise one micro-batch \(formatFixed(cost.quantizeSeconds * 1000, digits: 2)) ms, convert back once per step \(formatFixed(cost.dequantizeSeconds * 1000, digits: 2)) ms")
+                print("gradient all-reduce per step: \(formatFixed(Double(cost.parameterCount * 4) / 1_048_576, digits: 2)) MiB ordinary, \(formatFixed(Double(cost.parameterCount * 8) / 1_048_576, digits: 2)) MiB deterministic (2.00×)")
+            }
+            return ExitStatus.success
         }
         let result = try ModelBenchmark.run(settings, world: world)
         if world.isRoot {

@@ -134,6 +134,7 @@ extension RunConfig {
         .integer("train", "checksum_every", \.train.checksumEvery),
         .integer("train", "max_nan_skips", \.train.maxNanSkips),
         .boolean("train", "augment", \.train.augment),
+        .boolean("train", "deterministic", \.train.deterministic),
 
         .string("checkpoint", "dir", \.checkpoint.dir),
         .integer("checkpoint", "every", \.checkpoint.every),

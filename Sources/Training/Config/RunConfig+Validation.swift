@@ -1,4 +1,5 @@
 import FlowModel
+import TensorKernels
 
 extension RunConfig {
     /// Checks every value and combination that needs neither data nor MPI: positive sizes, heads
@@ -119,6 +120,9 @@ extension RunConfig {
         try atLeast(t.maxNanSkips, 0, "train.max_nan_skips")
         try check(!t.augment || m.kind == .image, "train.augment", "model.kind",
                   reason: "augmentation (random crop and flip) is only for model.kind image, not \(m.kind.rawValue)")
+        try check(!t.deterministic || t.globalBatch / max(t.microBatch, 1) <= FixedPointExponents.maxTerms,
+                  "train.deterministic", "train.global_batch",
+                  reason: "exact gradient sums support at most \(FixedPointExponents.maxTerms) micro-batches per step")
 
         // checkpoint
         try check(!checkpoint.dir.isEmpty, "checkpoint.dir", reason: "required: the directory for checkpoints and metrics")

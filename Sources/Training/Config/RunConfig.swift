@@ -96,6 +96,9 @@ public struct TrainConfig: Sendable, Equatable {
     public var maxNanSkips = 0
     /// `augment` — random crop and horizontal flip of training images (image models only).
     public var augment = false
+    /// `deterministic` — the same bits for any number of ranks: micro-batch gradients are summed
+    /// exactly in Int64 fixed point, loss and evaluation sums in a fixed order (Training/README.md).
+    public var deterministic = false
 
     public init() {}
 }
