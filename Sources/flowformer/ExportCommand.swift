@@ -33,7 +33,7 @@ struct ExportCommand: FlowformerCommand {
         return ExitStatus.success
     }
 
-    /// The `model:` keys (SPEC §6 names) as a JSON object.
+    /// The `model:` keys (names as in docs/FORMATS.md, "Configuration") as a JSON object.
     static func configJSON(_ m: ModelConfig) -> String {
         let fields: [(String, String)] = [
             ("kind", "\"\(m.kind.rawValue)\""), ("attention", "\"\(m.attention.rawValue)\""),
