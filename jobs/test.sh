@@ -3,10 +3,11 @@
 # builds, checks the release binary's two kernel builds (AVX2 code
 # isolated, bitwise-equal training), runs every Swift test (unit, golden, HDF5, mpirun
 # end-to-end), then the experiment machinery (TensorBoard events across a resume, run.sh --quick,
-# plot.py) and the pre-emption test on a real local Slurm cluster.
+# plot.py), the pre-emption test on a real local Slurm cluster and the multi-node tests
+# on a virtual cluster of network namespaces (jobs/cluster/multinode-test.sh).
 #
 #   jobs/test.sh                 # everything
-#   jobs/test.sh --filter X      # only the Swift tests matching X (no Slurm test)
+#   jobs/test.sh --filter X      # only the Swift tests matching X (no Slurm or multi-node test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -19,4 +20,5 @@ swift test "$@"
 if [ $# -eq 0 ]; then
   jobs/experiments/test.sh
   jobs/slurm/requeue-test.sh
+  jobs/cluster/multinode-test.sh
 fi

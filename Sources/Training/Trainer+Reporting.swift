@@ -60,6 +60,10 @@ extension Trainer {
     /// Writes the rank-0 progress line and a metrics record.
     ///
     ///     step 120/1000 | loss 2.3456 | acc 41.2% | lr 3.00e-04 | gnorm 0.812 | 5,120 tok/s | data 1% comm 4% | ETA 12m30s
+    ///
+    /// with, when a rank lags the others by more than 10% (`SlowRankReport`, gathered from every
+    /// rank — so every rank calls this), `| slowest rank 2 (node3) +35% compute` and/or
+    /// `| slow link rank 2 (node3) +180%` before the ETA.
     func logProgress(window: inout ProgressWindow, learningRate: Float, gradientNorm: Float) {
         let loss = window.sums.meanLoss, accuracy = window.sums.accuracy
         let now = Clock.seconds()
@@ -70,7 +74,10 @@ extension Trainer {
         let commShare = (trainingStep.commWaitSeconds - window.commWait) / elapsed
         let secondsPerStep = elapsed / Double(max(steps, 1))
         let eta = secondsPerStep * Double(totalSteps - state.step)
-        window = ProgressWindow(start: now, dataWait: trainLoader.waitSeconds, commWait: trainingStep.commWaitSeconds,
+        let waited = trainingStep.commWaitSeconds - window.commWait
+        let slow = slowRankReport(compute: elapsed - waited - (trainLoader.waitSeconds - window.dataWait), wait: waited)
+        // The next window starts after the probe: its transfers are reporting, not training.
+        window = ProgressWindow(start: Clock.seconds(), dataWait: trainLoader.waitSeconds, commWait: trainingStep.commWaitSeconds,
                                 step: state.step)
         guard isRoot else { return }
 
@@ -82,33 +89,59 @@ extension Trainer {
         if config.model.kind != .lm { line += " | acc \(format(accuracy * 100, 1))%" }
         line += " | lr \(String(format: "%.2e", learningRate)) | gnorm \(format(Double(gradientNorm), 3))"
         line += " | \(rate) | data \(Int((dataShare * 100).rounded()))% comm \(Int((commShare * 100).rounded()))%"
+        line += describe(slow)
         line += " | ETA \(duration(eta))"
         options.print(line)
-        metrics?.append([
+        metrics?.append(metricsFields(slow).merging([
             "event": .string("train"), "step": .int(state.step), "epoch": .int(state.epoch),
             "loss": .double(loss), "accuracy": .double(accuracy), "lr": .double(Double(learningRate)),
             "grad_norm": .double(Double(gradientNorm)), "samples_per_second": .double(samplesPerSecond),
             "tokens_per_second": .double(samplesPerSecond * Double(tokens)),
             "data_wait_share": .double(dataShare), "comm_wait_share": .double(commShare),
             "samples_seen": .int(state.samplesSeen), "world_size": .int(communicator.size),
-        ])
+        ]) { $1 })
     }
 
     /// One pass over the validation split (every sample exactly once across ranks), sums reduced;
-    /// with `train.eval_batches` > 0, each rank stops after that many batches of `micro_batch`.
+    /// with `train.eval_batches` > 0, each rank stops after that many batches of `micro_batch`
+    /// (deterministic runs: only the first eval_batches global batches are evaluated).
     func evaluate() throws -> EvaluationResult {
         guard let loader = validationLoader else { throw TrainingError("no validation split (data.val)") }
         loader.restart()
-        var sums = LossSums()
         let context = ForwardContext(seed: state.seed, step: state.step, firstSampleIndex: 0, training: false)
+        let sums = try Trainer.evaluationPass(model: model, loader: loader, context: context,
+                                              batchLimit: config.train.evalBatches, deterministic: config.train.deterministic) {
+            try self.allReduceWithTimeout($0, op: .sum)
+        }
+        return EvaluationResult(sums)
+    }
+
+    /// The sums of one pass of `loader` over every rank (`sumAcrossRanks`: an element-wise
+    /// all-reduce sum). With `batchLimit` > 0 each rank stops after that many batches — in a
+    /// deterministic pass (an aligned loader) only the first `batchLimit` global batches count.
+    /// A deterministic pass puts each global batch's sums in its own slot and adds the slots in
+    /// order (`SlottedSums`), so the result is the same bits on any number of ranks.
+    static func evaluationPass(model: FlowformerModel<Float>, loader: EvaluationLoader, context: ForwardContext,
+                               batchLimit: Int, deterministic: Bool,
+                               sumAcrossRanks: (UnsafeMutableBufferPointer<Double>) throws -> Void) throws -> LossSums {
+        if deterministic {
+            let partition = loader.partition
+            var slots = SlottedSums(slots: partition.globalBatchCount)
+            var index = partition.firstGlobalBatch
+            while batchLimit == 0 || index < batchLimit, let batch = try loader.next() {
+                slots.set(index, model.forward(batch, rows: 0, count: batch.count, context: context))
+                index += 1
+            }
+            return try slots.total(sumAcrossRanks)
+        }
+        var sums = LossSums()
         var batches = 0
-        let limit = config.train.evalBatches
-        while limit == 0 || batches < limit, let batch = try loader.next() {
+        while batchLimit == 0 || batches < batchLimit, let batch = try loader.next() {
             sums += model.forward(batch, rows: 0, count: batch.count, context: context)
             batches += 1
         }
-        try sums.reduce { try allReduceWithTimeout($0, op: .sum) }
-        return EvaluationResult(sums)
+        try sums.reduce(sumAcrossRanks)
+        return sums
     }
 
     func evaluateAndRecord() throws {
@@ -159,7 +192,8 @@ extension Trainer {
                     directory: config.checkpoint.dir, table: model.table,
                     parameters: model.parameters.pointer,
                     optimizerStates: optimizer.stateBuffers.map { (name: $0.name, buffer: UnsafePointer($0.buffer.pointer)) },
-                    trainer: state, configText: config.yaml, beforeRename: { beforeRename(step) })
+                    trainer: state, configText: config.yaml,
+                    gradientExponents: trainingStep.gradientExponents, beforeRename: { beforeRename(step) })
             } catch {
                 let newest = (try? CheckpointDirectory(path: config.checkpoint.dir).checkpoints().last?.path) ?? nil
                 let failure = oneLine(error) + "; newest checkpoint on disk: " + (newest ?? "none")

@@ -54,6 +54,10 @@ public final class Trainer {
     let metrics: MetricsLog?
     let totalSteps: Int
     var state: TrainerState
+    /// Every rank's host, indexed by rank (gathered at start), to name the ones that stop answering.
+    let hostNames: [String]
+    /// The link probe's buffers and the per-window timings of every rank (`slowRankReport`).
+    lazy var rankTimingBuffers = RankTimingBuffers(size: communicator.size)
     /// The checkpoint this run wrote last (every rank knows it), for messages; nil before the first.
     var lastCheckpoint: String?
 
@@ -65,6 +69,8 @@ public final class Trainer {
         self.options = options
         let print = options.print
         let isRoot = communicator.isRoot
+        hostNames = try communicator.processorNames()
+        StatusFile.recordHosts(hostNames)
 
         // 1. Configuration and resume decision, on rank 0; broadcast as resolved YAML text.
         var pendingReader: CheckpointReader?
@@ -94,6 +100,7 @@ public final class Trainer {
 
         // 3. Model and optimizer; rank 0 initialises or loads, then broadcasts.
         let model = FlowformerModel<Float>(config: config.model, maxBatch: config.train.microBatch)
+        model.precision = config.train.precision
         let optimizer = config.train.makeOptimizer(table: model.table)
         self.model = model
         self.optimizer = optimizer
@@ -109,6 +116,15 @@ public final class Trainer {
             }
             model.initializeParameters(seed: state.seed)
             return state.broadcastText
+        }
+        // A deterministic run continues with the exponents its checkpoint saved ("" for none).
+        let savedExponents = try communicator.rootDecides {
+            guard config.train.deterministic, let reader = pendingReader,
+                  let exponents = try reader.readGradientExponents(table: model.table) else { return "" }
+            if let bad = exponents.first(where: { !FixedPoint.exponentRange.contains($0) }) {
+                throw TrainingError("\(reader.path): /trainer/\(CheckpointWriter.gradientExponentsName) holds \(bad), outside \(FixedPoint.exponentRange)")
+            }
+            return exponents.map(String.init).joined(separator: " ")
         }
         pendingReader = nil
         guard let loaded = TrainerState(broadcastText: loadedState) else {
@@ -134,7 +150,8 @@ public final class Trainer {
         validationLoader = try communicator.allSucceed {
             try validationSplit.map {
                 try EvaluationLoader(split: $0, batchSize: config.train.microBatch, worldSize: communicator.size,
-                                     rank: communicator.rank, sequenceLength: sequenceLength)
+                                     rank: communicator.rank, sequenceLength: sequenceLength,
+                                     alignedToBatches: config.train.deterministic)
             }
         }
 
@@ -145,7 +162,9 @@ public final class Trainer {
                                     clipNorm: Float(config.train.clipGradNorm),
                                     bucketBytes: Int(config.train.bucketMb * 1_048_576),
                                     overlap: config.train.overlapComm, collectiveTimeout: options.collectiveTimeout,
-                                    hooks: options.hooks)
+                                    deterministic: config.train.deterministic,
+                                    gradientExponents: savedExponents.isEmpty ? nil : savedExponents.split(separator: " ").compactMap { Int($0) },
+                                    allreduceDtype: config.train.allreduceDtype, hooks: options.hooks)
         metrics = try communicator.allSucceed {
             guard isRoot else { return nil }
             try FileManager.default.createDirectory(atPath: config.checkpoint.dir, withIntermediateDirectories: true)
@@ -155,7 +174,10 @@ public final class Trainer {
         if isRoot {
             print("flowformer train: \(communicator.size) rank(s), \(model.table.count) parameters, "
                   + "\(totalSteps) steps of \(config.train.globalBatch) samples (\(trainingStep.accumulation) micro-batch(es) of \(config.train.microBatch) per rank per step), "
-                  + "\(trainLoader.batchesPerEpoch) steps per epoch, \(KernelVariant.active.rawValue) kernels")
+                  + "\(trainLoader.batchesPerEpoch) steps per epoch, \(KernelVariant.active.rawValue) kernels, "
+                  + "\(config.train.precision.rawValue) products, \(config.train.allreduceDtype.rawValue) all-reduce"
+                  + (config.train.deterministic ? ", deterministic (exact gradient sums)" : ""))
+            if config.train.precision == .bf16, let notice = BFloat16Gemm.slowPathNotice { print(notice) }
             print("resolved configuration:\n" + config.yaml)
         }
     }
@@ -187,8 +209,9 @@ public final class Trainer {
         }
     }
 
-    /// Ends the job after a collective failed or timed out (another rank is dead or stopped).
+    /// Ends the job after a collective failed or timed out (another rank is dead, stopped or cut
+    /// off): names the ranks that stopped answering, status 76 (`abortForLostRanks`).
     func abortJob(_ error: MPIError) -> Never {
-        communicator.abort(message: "flowformer: rank \(communicator.rank): error: \(error) (aborting the job; the last checkpoint in \(config.checkpoint.dir) is intact)")
+        abortForLostRanks(error)
     }
 }

@@ -135,6 +135,9 @@ extension RunConfig {
         .integer("train", "checksum_every", \.train.checksumEvery),
         .integer("train", "max_nan_skips", \.train.maxNanSkips),
         .boolean("train", "augment", \.train.augment),
+        .boolean("train", "deterministic", \.train.deterministic),
+        .choice("train", "precision", \.train.precision),
+        .choice("train", "allreduce_dtype", \.train.allreduceDtype),
 
         .string("checkpoint", "dir", \.checkpoint.dir),
         .integer("checkpoint", "every", \.checkpoint.every),
