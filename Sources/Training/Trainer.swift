@@ -59,6 +59,8 @@ public final class Trainer {
     let totalSteps: Int
     let accumulation: Int
     var state: TrainerState
+    /// Rank 0's hold on the run directory for the life of the job (nil on the other ranks).
+    let runLock: RunDirectoryLock?
     /// The checkpoint this run wrote last (every rank knows it), for messages; nil before the first.
     var lastCheckpoint: String?
 
@@ -73,13 +75,17 @@ public final class Trainer {
 
         // 1. Configuration and resume decision, on rank 0; broadcast as resolved YAML text.
         var pendingReader: CheckpointReader?
+        var runLock: RunDirectoryLock?
         let resolvedYAML = try communicator.rootDecides {
             let requested = try RunConfig.load(file: options.configFile, overrides: options.overrides)
+            // One job per run directory: taken before anything in it is read or written.
+            runLock = try RunDirectoryLock(directory: requested.checkpoint.dir)
             let plan = try ResumePlan.decide(requested: requested, overrides: options.overrides,
                                              mode: options.resume, warn: { print("warning: " + $0) })
             pendingReader = plan.checkpoint
             return plan.config.yaml
         }
+        self.runLock = runLock
         let config = try communicator.allSucceed { try RunConfig(yaml: resolvedYAML, label: "resolved configuration") }
         try communicator.allSucceed { try config.validate(worldSize: communicator.size) }
         self.config = config
