@@ -92,6 +92,13 @@ public final class CheckpointReader {
         }
     }
 
+    /// Reads `/optimizer/<entry.name>/<state>` into `values` (`[entry.count]`), for a sharded
+    /// optimizer state restored entry by entry.
+    public func readOptimizerState(_ state: String, entry: ParameterEntry,
+                                   into values: UnsafeMutablePointer<Float>) throws {
+        try readChecksummed("optimizer/" + entry.name + "/" + state, shape: entry.shape, into: values)
+    }
+
     /// Names of the optimizer state buffers stored for the first parameter (e.g. exp_avg, exp_avg_sq).
     public func optimizerStateNames(table: ParameterTable) throws -> [String] {
         guard let first = table.entries.first else { return [] }

@@ -31,19 +31,25 @@ public enum CheckpointWriter {
     ///   - optimizerStates: each optimizer state buffer (same layout as `parameters`) by name.
     ///   - beforeRename: called once the temporary file is complete and synced (fault-injection
     ///     tests kill the process there).
+    ///   - fetchOptimizerState: when given, the values of state `name` of `entry` come from it
+    ///     (`[entry.count]`, valid until the next call) instead of `buffer + entry.offset`: a
+    ///     sharded optimizer state gathers them entry by entry, in the order the file is written
+    ///     (every entry in table order, its states in `optimizerStates` order).
     public static func write(
         directory: String, table: ParameterTable,
         parameters: UnsafePointer<Float>,
         optimizerStates: [(name: String, buffer: UnsafePointer<Float>)],
         trainer: TrainerState, configText: String,
-        beforeRename: (() -> Void)? = nil
+        beforeRename: (() -> Void)? = nil,
+        fetchOptimizerState: ((_ name: String, _ entry: ParameterEntry) throws -> UnsafePointer<Float>)? = nil
     ) throws -> String {
         let finalPath = directory + "/" + CheckpointDirectory.fileName(step: trainer.step)
         let temporaryPath = directory + "/." + CheckpointDirectory.fileName(step: trainer.step)
             + ".\(getpid()).tmp"
         do {
             try writeFile(path: temporaryPath, table: table, parameters: parameters,
-                          optimizerStates: optimizerStates, trainer: trainer, configText: configText)
+                          optimizerStates: optimizerStates, trainer: trainer, configText: configText,
+                          fetchOptimizerState: fetchOptimizerState)
             try fsyncPath(temporaryPath, directory: false)
             beforeRename?()
             if rename(temporaryPath, finalPath) != 0 {
@@ -65,7 +71,8 @@ public enum CheckpointWriter {
     private static func writeFile(
         path: String, table: ParameterTable, parameters: UnsafePointer<Float>,
         optimizerStates: [(name: String, buffer: UnsafePointer<Float>)],
-        trainer: TrainerState, configText: String
+        trainer: TrainerState, configText: String,
+        fetchOptimizerState: ((_ name: String, _ entry: ParameterEntry) throws -> UnsafePointer<Float>)?
     ) throws {
         let file = try HDF5File(path: path, mode: .truncate)
         let model = try file.root.createGroup("model")
@@ -76,7 +83,8 @@ public enum CheckpointWriter {
         for entry in table.entries where !optimizerStates.isEmpty {
             let group = try optimizer.createGroup(entry.name)
             for state in optimizerStates {
-                try writeChecksummed(group, state.name, shape: entry.shape, values: state.buffer + entry.offset)
+                let values = try fetchOptimizerState?(state.name, entry) ?? state.buffer + entry.offset
+                try writeChecksummed(group, state.name, shape: entry.shape, values: values)
             }
         }
         let attributes = try file.root.createGroup("trainer")

@@ -16,6 +16,10 @@ import MPIComm
 /// With `overlap == false` nothing starts during backward: `finish()` all-reduces the whole
 /// buffer at once (kept to measure what overlap buys; with two ranks both give bitwise-equal
 /// sums, since a + b is exact per element whichever way the buffer is cut).
+///
+/// With a `ShardedGradient` (ZeRO stage 1) each bucket is reduce-scattered instead: each rank
+/// receives only the sum of the bucket's part inside its own shard, in the shard's buffer; the
+/// gradient buffer itself then holds this rank's unreduced gradients.
 public final class GradientReducer {
     private let communicator: Communicator
     private let gradients: UnsafeMutablePointer<Float>   // [count]
@@ -23,6 +27,7 @@ public final class GradientReducer {
     private let bucketElements: Int
     private let overlap: Bool
     private let timeoutSeconds: Double
+    private let sharded: ShardedGradient?
 
     /// The current bucket is gradients[bucketStart ..< bucketEnd]; empty when equal.
     private var bucketStart = 0
@@ -34,8 +39,15 @@ public final class GradientReducer {
     /// behind backward).
     public private(set) var waitSeconds = 0.0
 
-    public init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
-         bucketBytes: Int, overlap: Bool, timeoutSeconds: Double) {
+    public convenience init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
+                            bucketBytes: Int, overlap: Bool, timeoutSeconds: Double) {
+        self.init(communicator: communicator, gradients: gradients, count: count, bucketBytes: bucketBytes,
+                  overlap: overlap, timeoutSeconds: timeoutSeconds, sharded: nil)
+    }
+
+    /// - Parameter sharded: reduce-scatter into this rank's shard instead of all-reducing.
+    init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
+         bucketBytes: Int, overlap: Bool, timeoutSeconds: Double, sharded: ShardedGradient?) {
         precondition(bucketBytes > 0, "bucket size must be positive")
         self.communicator = communicator
         self.gradients = gradients
@@ -43,6 +55,7 @@ public final class GradientReducer {
         self.bucketElements = max(1, bucketBytes / MemoryLayout<Float>.stride)
         self.overlap = overlap
         self.timeoutSeconds = timeoutSeconds
+        self.sharded = sharded
         inFlight.reserveCapacity(64)
     }
 
@@ -63,6 +76,7 @@ public final class GradientReducer {
         bucketEnd = count
         covered = 0
         inFlight.removeAll(keepingCapacity: true)
+        sharded?.beginStep()
     }
 
     /// Backward's announcement: gradients[range] are final.
@@ -77,7 +91,7 @@ public final class GradientReducer {
     }
 
     /// Starts whatever remains and waits for every reduction: afterwards every rank holds the
-    /// sum of all ranks' gradients.
+    /// sum of all ranks' gradients (sharded: of its shard's gradients, in the shard's buffer).
     public func finish() throws {
         if let announcementError { throw announcementError }
         guard communicator.size > 1 else { return }
@@ -87,6 +101,9 @@ public final class GradientReducer {
                          "backward announced \(covered) of \(count) gradient entries")
             try startBucket()
             for request in inFlight { try request.wait(seconds: timeoutSeconds) }
+        } else if let sharded {
+            try sharded.startReduceScatter(0 ..< count, of: gradients, communicator: communicator)
+                .wait(seconds: timeoutSeconds)
         } else {
             let request = try communicator.allReduceNonBlocking(
                 UnsafeMutableBufferPointer(start: gradients, count: count), op: .sum)
@@ -97,8 +114,13 @@ public final class GradientReducer {
 
     private func startBucket() throws {
         guard bucketEnd > bucketStart else { return }
-        let slice = UnsafeMutableBufferPointer(start: gradients + bucketStart, count: bucketEnd - bucketStart)
-        inFlight.append(try communicator.allReduceNonBlocking(slice, op: .sum))
+        if let sharded {
+            inFlight.append(try sharded.startReduceScatter(bucketStart ..< bucketEnd, of: gradients,
+                                                           communicator: communicator))
+        } else {
+            let slice = UnsafeMutableBufferPointer(start: gradients + bucketStart, count: bucketEnd - bucketStart)
+            inFlight.append(try communicator.allReduceNonBlocking(slice, op: .sum))
+        }
         bucketEnd = bucketStart
     }
 }

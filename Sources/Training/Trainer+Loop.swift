@@ -69,9 +69,7 @@ extension Trainer {
             try finishReduction()
             try lossSums.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .sum) }
 
-            let gradients = model.gradients.pointer
-            let count = model.table.count
-            let clip = clipGradients(gradients, count: count, maxNorm: Float(config.train.clipGradNorm))
+            let clip = try clipReducedGradients()
             state.epoch = trainLoader.position.epoch
             state.batchInEpoch = trainLoader.position.batchInEpoch
             if !clip.norm.isFinite || !lossSums[0].isFinite {
@@ -89,7 +87,7 @@ extension Trainer {
                 continue
             }
             consecutiveSkips = 0
-            optimizer.step(parameters: model.parameters.pointer, gradients: gradients, learningRate: learningRate)
+            try stepOptimizer(learningRate: learningRate)
             state.step += 1
             state.samplesSeen += config.train.globalBatch
             if options.fault == .desyncParameters(step: state.step, rank: communicator.rank) {
@@ -117,7 +115,39 @@ extension Trainer {
             }
             window.excluded += Clock.seconds() - pauseStart
         }
+        try reportPeakMemory()
         return .completed
+    }
+
+    /// The global norm of the reduced gradients and the clipping factor applied to them: the
+    /// whole buffer, or (sharded) this rank's shard with the norm agreed through the chunk sums.
+    private func clipReducedGradients() throws -> (norm: Float, scale: Float) {
+        let maxNorm = Float(config.train.clipGradNorm)
+        guard let sharded else {
+            return clipGradients(model.gradients.pointer, count: model.table.count, maxNorm: maxNorm)
+        }
+        let norm = try sharded.norm { try allReduceWithTimeout($0, op: .sum) }
+        let scale = clipScale(norm: norm, maxNorm: maxNorm)
+        scaleGradients(sharded.gradient.pointer, count: sharded.shard.count, by: scale)
+        return (Float(norm), scale)
+    }
+
+    /// One optimizer update: of the whole buffer on every rank, or (sharded) of this rank's shard,
+    /// followed by the all-gather that gives every rank every updated shard.
+    private func stepOptimizer(learningRate: Float) throws {
+        guard let sharded else {
+            optimizer.step(parameters: model.parameters.pointer, gradients: model.gradients.pointer,
+                           learningRate: learningRate)
+            return
+        }
+        optimizer.step(parameters: model.parameters.pointer + sharded.shard.lowerBound,
+                       gradients: sharded.gradient.pointer, learningRate: learningRate)
+        do {
+            try sharded.startAllGather(model.parameters.pointer, communicator: communicator)
+                .wait(seconds: options.collectiveTimeout)
+        } catch let error as MPIError {
+            communicator.abort(message: "flowformer: rank \(communicator.rank): error: \(error) (aborting the job; the last checkpoint in \(config.checkpoint.dir) is intact)")
+        }
     }
 
     /// Forward of `count` rows of `batch` starting at `rows`.

@@ -134,6 +134,8 @@ extension RunConfig {
         .integer("train", "checksum_every", \.train.checksumEvery),
         .integer("train", "max_nan_skips", \.train.maxNanSkips),
         .boolean("train", "augment", \.train.augment),
+        .boolean("train", "memory_check", \.train.memoryCheck),
+        .boolean("train", "shard_optimizer", \.train.shardOptimizer),
 
         .string("checkpoint", "dir", \.checkpoint.dir),
         .integer("checkpoint", "every", \.checkpoint.every),

@@ -1,0 +1,111 @@
+import MPIComm
+import Optimizers
+import TensorKernels
+
+/// The sharded side of a ZeRO stage 1 step (`train.shard_optimizer: true`): rank r owns the
+/// contiguous slice `shards[r]` of the flat parameter buffer (whole norm chunks, `ShardLayout`)
+/// and keeps the optimizer state for it alone.
+///
+/// One step:
+/// 1. `GradientReducer` reduce-scatters each gradient bucket as backward finishes it: rank r
+///    receives the sum over ranks of the bucket's part inside its shard, into `gradient`
+///    (`[shard.count]`). Each element is summed by the same collective algorithm family as
+///    the all-reduce; on 2 ranks a + b is exact either way, so the result is bitwise that of
+///    the unsharded run.
+/// 2. `norm()`: each rank computes the squared sums of its shard's norm chunks; an all-reduce
+///    (sum) of the `[chunkCount]` Doubles — each entry nonzero on one rank only, so the sum is
+///    exact — gives every rank every chunk's sum, added in chunk order as `gradientNorm` does:
+///    the same bits as the unsharded norm.
+/// 3. The caller clips `gradient` and steps the optimizer on the shard.
+/// 4. `allGather()`: every rank's updated slice goes to every rank (in place).
+final class ShardedGradient {
+    let layout: ShardLayout
+    let rank: Int
+    let worldSize: Int
+    /// Every rank's shard, in rank order.
+    let shards: [Range<Int>]
+    var shard: Range<Int> { shards[rank] }
+    /// This rank's reduced gradients, `[shard.count]`.
+    let gradient: Tensor<Float>
+    /// Squared sum of each norm chunk (this rank's filled in, then all ranks' after the reduce), `[chunkCount]`.
+    private var chunkSums: [Double]
+    /// Shard lengths and starts as MPI wants them (`[worldSize]` each), for the all-gather.
+    private let counts: UnsafeMutablePointer<Int32>
+    private let displacements: UnsafeMutablePointer<Int32>
+    /// Receive counts of each bucket of a step, `[worldSize]` each, made at the first step and
+    /// reused (backward announces the same buckets every step); `bucketRanges` checks that.
+    private var bucketCounts: [UnsafeMutablePointer<Int32>] = []
+    private var bucketRanges: [Range<Int>] = []
+    private var bucketsThisStep = 0
+
+    init(count: Int, rank: Int, worldSize: Int) {
+        precondition(count < Int(Int32.max), "a sharded optimizer state needs fewer than 2^31 parameters")
+        let layout = ShardLayout(count: count)
+        self.layout = layout
+        self.rank = rank
+        self.worldSize = worldSize
+        shards = (0 ..< worldSize).map { layout.shard(ofRank: $0, worldSize: worldSize) }
+        gradient = Tensor<Float>(shape: [shards[rank].count])
+        chunkSums = [Double](repeating: 0, count: layout.chunkCount)
+        counts = .allocate(capacity: worldSize)
+        displacements = .allocate(capacity: worldSize)
+        for (r, range) in shards.enumerated() {
+            counts[r] = Int32(range.count)
+            displacements[r] = Int32(range.lowerBound)
+        }
+    }
+
+    deinit {
+        counts.deallocate()
+        displacements.deallocate()
+        for pointer in bucketCounts { pointer.deallocate() }
+    }
+
+    /// Before a step's first bucket.
+    func beginStep() { bucketsThisStep = 0 }
+
+    /// Starts the reduce-scatter of `gradients[range]` (a bucket): each rank receives the sum of
+    /// the part of `range` inside its shard.
+    func startReduceScatter(_ range: Range<Int>, of gradients: UnsafeMutablePointer<Float>,
+                            communicator: Communicator) throws -> MPIRequest {
+        let index = bucketsThisStep
+        bucketsThisStep += 1
+        if index == bucketCounts.count {
+            bucketCounts.append(.allocate(capacity: worldSize))
+            bucketRanges.append(0 ..< 0)
+        }
+        let receiveCounts = bucketCounts[index]
+        if bucketRanges[index] != range {
+            bucketRanges[index] = range
+            for (r, owned) in shards.enumerated() {
+                receiveCounts[r] = Int32(max(0, min(range.upperBound, owned.upperBound) - max(range.lowerBound, owned.lowerBound)))
+            }
+        }
+        let offset = min(max(range.lowerBound, shard.lowerBound), shard.upperBound) - shard.lowerBound
+        return try communicator.reduceScatterNonBlocking(send: gradients + range.lowerBound,
+                                                         receive: gradient.pointer + offset, counts: receiveCounts)
+    }
+
+    /// The global gradient norm (all ranks, same bits as `gradientNorm` of the full reduced
+    /// buffer); `allReduce` sums the chunk sums across ranks.
+    func norm(allReduce: (UnsafeMutableBufferPointer<Double>) throws -> Void) throws -> Double {
+        let owned = layout.chunks(ofRank: rank, worldSize: worldSize)
+        for c in 0 ..< layout.chunkCount {
+            if owned.contains(c) {
+                let range = layout.elements(ofChunk: c)
+                chunkSums[c] = chunkSquaredSum(gradient.pointer + (range.lowerBound - shard.lowerBound), count: range.count)
+            } else {
+                chunkSums[c] = 0
+            }
+        }
+        try chunkSums.withUnsafeMutableBufferPointer { try allReduce($0) }
+        var total = 0.0
+        for sum in chunkSums { total += sum }
+        return total.squareRoot()
+    }
+
+    /// Starts the all-gather of every rank's slice of `parameters` (`[layout.count]`, in place).
+    func startAllGather(_ parameters: UnsafeMutablePointer<Float>, communicator: Communicator) throws -> MPIRequest {
+        try communicator.allGatherInPlaceNonBlocking(parameters, counts: counts, displacements: displacements)
+    }
+}
