@@ -41,14 +41,16 @@ public struct ModelBenchmarkSettings: Sendable {
     }
 }
 
-/// Times training steps of a `FlowformerModel<Float>` — the trainer's step without logging,
-/// evaluation or checkpoints:
+/// Times the trainer's own training step (`Training.TrainingStep`, the code `flowformer train`
+/// runs) without logging, evaluation or checkpoints:
 ///
 ///     [data]   next batch (real split through the prefetching loader, or inputs made once)
-///     forward  micro-batch = this rank's globalBatch / ranks samples, dropout keys as in training
+///     forward  one micro-batch = this rank's globalBatch / ranks samples, dropout keys as in training
 ///     backward lossScale = 1 / globalBatch, so the sum over ranks is the mean gradient
-///     [comm]   all-reduce (sum) of the gradients: per block during backward (overlap) or all at once
-///     AdamW    lr 3e-4, weight decay 0.1
+///     [comm]   all-reduce (sum) of the gradients: per block during backward (overlap) or all at
+///              once; then of the loss sums
+///     update   non-finite check, clipping by global norm 1.0 (`train.clip_grad_norm`'s default),
+///              AdamW lr 3e-4, weight decay 0.1
 ///
 /// Every rank runs the same loop; the figures are rank 0's, peak memory the largest over ranks.
 public enum ModelBenchmark {
@@ -65,35 +67,25 @@ public enum ModelBenchmark {
             FlowformerModel<Float>(config: config, maxBatch: localBatch, attentionChunk: $0)
         } ?? FlowformerModel<Float>(config: config, maxBatch: localBatch)
         model.initializeParameters(seed: settings.seed)
-        let optimizer = AdamW(table: model.table, weightDecay: 0.1)
         let inputs = try StepInputs(config: config, localBatch: localBatch, globalBatch: settings.globalBatch,
                                     world: world, dataFile: settings.dataFile, seed: settings.seed)
-        let reducer = GradientReducer(communicator: world, gradients: model.gradients.pointer, count: model.table.count,
-                                      bucketBytes: 4 << 20, overlap: settings.overlap, timeoutSeconds: 300)
+        let trainingStep = TrainingStep(model: model, optimizer: AdamW(table: model.table, weightDecay: 0.1),
+                                        communicator: world, globalBatch: settings.globalBatch, microBatch: localBatch,
+                                        clipNorm: 1.0, bucketBytes: 4 << 20, overlap: settings.overlap,
+                                        collectiveTimeout: 300)
 
         var phases: [StepPhases] = []
         for step in 0 ..< settings.warmupSteps + settings.timedSteps {
             let start = monotonicSeconds()
             let cpuStart = processCPUSeconds()
             let dataWait = try inputs.advance()
-            model.zeroGradients()
-            let forwardStart = monotonicSeconds()
-            let context = ForwardContext(seed: settings.seed, step: step, firstSampleIndex: world.rank * localBatch,
-                                         training: true)
-            _ = inputs.forward(model, context: context)
-            let backwardStart = monotonicSeconds()
-            reducer.begin()
-            model.backward(lossScale: 1 / Float(settings.globalBatch), onGradientsReady: reducer.hook)
-            let commStart = monotonicSeconds()
-            try reducer.finish()
-            let optimizerStart = monotonicSeconds()
-            optimizer.step(parameters: model.parameters.pointer, gradients: model.gradients.pointer,
-                           learningRate: 3e-4)
+            let result = try trainingStep.run(inputs.batch, stepsDone: step, seed: settings.seed, learningRate: 3e-4)
             let end = monotonicSeconds()
             if step >= settings.warmupSteps {
+                let times = result.times
                 phases.append(StepPhases(step: end - start, cpu: processCPUSeconds() - cpuStart, dataWait: dataWait,
-                                         forward: backwardStart - forwardStart, backward: commStart - backwardStart,
-                                         commWait: optimizerStart - commStart, optimizer: end - optimizerStart))
+                                         forward: times.forward, backward: times.backward,
+                                         commWait: times.commWait, optimizer: times.optimizer))
             }
         }
         let peak = try world.allReduce(mebibytes(ResidentMemory.peakBytes()), op: .max)

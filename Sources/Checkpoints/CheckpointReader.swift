@@ -21,39 +21,31 @@ public final class CheckpointReader {
         do { group = try file.root.group("trainer") } catch {
             throw CheckpointError(path: path, "no /trainer group: not a checkpoint of this trainer")
         }
-        func int(_ name: String) throws -> Int {
-            do { return Int(try group.attribute(name, as: Int64.self)) } catch {
-                throw CheckpointError(path: path, "/trainer is missing attribute \(name)")
-            }
+        let version: Int64
+        do { version = try group.attribute("format_version", as: Int64.self) } catch {
+            throw CheckpointError(path: path, "/trainer is missing attribute format_version")
         }
-        func double(_ name: String) throws -> Double? {
-            do {
-                let value = try group.attribute(name, as: Double.self)
-                return value.isNaN ? nil : value
-            } catch {
-                throw CheckpointError(path: path, "/trainer is missing attribute \(name)")
-            }
-        }
-        let version = try int("format_version")
         guard version == CheckpointWriter.formatVersion else {
             throw CheckpointError(path: path, "/trainer format_version \(version) is not supported (this trainer reads \(CheckpointWriter.formatVersion))")
         }
         var state = TrainerState()
-        state.step = try int("step")
-        state.epoch = try int("epoch")
-        state.batchInEpoch = try int("batch_in_epoch")
-        state.samplesSeen = try int("samples_seen")
-        state.seed = UInt64(bitPattern: Int64(try int("seed")))
-        state.worldSize = try int("world_size")
-        state.validationLoss = try double("validation_loss")
-        state.bestValidationLoss = try double("best_validation_loss")
-        let best = try int("best_step")
-        state.bestStep = best < 0 ? nil : best
+        for field in TrainerState.fields {
+            let word: UInt64
+            do {
+                switch field.type {
+                case .int64: word = UInt64(bitPattern: try group.attribute(field.key, as: Int64.self))
+                case .float64: word = try group.attribute(field.key, as: Double.self).bitPattern
+                }
+            } catch {
+                throw CheckpointError(path: path, "/trainer is missing attribute \(field.key)")
+            }
+            field.assign(&state, word)
+        }
         let storedChecksum: Int64
         do { storedChecksum = try group.attribute("crc32", as: Int64.self) } catch {
             throw CheckpointError(path: path, "/trainer has no crc32 attribute")
         }
-        let checksum = state.attributeChecksum(formatVersion: version)
+        let checksum = state.attributeChecksum(formatVersion: Int(version))
         guard storedChecksum == Int64(checksum) else {
             throw CheckpointError(path: path, "/trainer attributes are corrupted: their crc32 is \(String(checksum, radix: 16)), the file records \(String(UInt32(truncatingIfNeeded: storedChecksum), radix: 16))")
         }

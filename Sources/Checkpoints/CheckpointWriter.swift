@@ -15,7 +15,7 @@ import Glibc
 ///
 ///     /model/<name>                         float32, shape from the parameter table
 ///     /optimizer/<name>/<state>             float32, e.g. exp_avg and exp_avg_sq (AdamW)
-///     /trainer                              group; attributes of `TrainerState`, format_version
+///     /trainer                              group; format_version, rng, `TrainerState.fields`, crc32
 ///     /config                               the resolved run configuration (YAML text, a UTF-8 string)
 ///
 /// Every dataset carries the attribute `crc32`: the CRC-32 of its raw little-endian bytes (for
@@ -89,16 +89,14 @@ public enum CheckpointWriter {
         }
         let attributes = try file.root.createGroup("trainer")
         try attributes.setAttribute("format_version", Int64(formatVersion))
-        try attributes.setAttribute("step", Int64(trainer.step))
-        try attributes.setAttribute("epoch", Int64(trainer.epoch))
-        try attributes.setAttribute("batch_in_epoch", Int64(trainer.batchInEpoch))
-        try attributes.setAttribute("samples_seen", Int64(trainer.samplesSeen))
-        try attributes.setAttribute("seed", Int64(bitPattern: trainer.seed))
-        try attributes.setAttribute("world_size", Int64(trainer.worldSize))
+        for field in TrainerState.fields {
+            let word = field.word(trainer)
+            switch field.type {
+            case .int64: try attributes.setAttribute(field.key, Int64(bitPattern: word))
+            case .float64: try attributes.setAttribute(field.key, Double(bitPattern: word))
+            }
+        }
         try attributes.setAttribute("rng", string: "counter-based, keyed by (seed, epoch, step, sample index); no other state")
-        try attributes.setAttribute("validation_loss", trainer.validationLoss ?? .nan)
-        try attributes.setAttribute("best_validation_loss", trainer.bestValidationLoss ?? .nan)
-        try attributes.setAttribute("best_step", Int64(trainer.bestStep ?? -1))
         try attributes.setAttribute("crc32", Int64(trainer.attributeChecksum(formatVersion: formatVersion)))
         try file.root.setAttribute("format_version", Int64(formatVersion))
         try file.root.setAttribute("kind", string: "flowformer-checkpoint")

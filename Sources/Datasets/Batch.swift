@@ -67,6 +67,14 @@ public final class Batch {
         sampleIndexStorage.initialize(repeating: 0, count: capacity)
     }
 
+    /// A batch whose buffers the caller fills (synthetic inputs for benchmarks): `capacity`
+    /// zeroed samples, all counted, at data position (0, 0).
+    public convenience init(filling kind: DatasetKind, capacity: Int, pixelsPerSample: Int, sequenceLength: Int) {
+        self.init(kind: kind, capacity: capacity, pixelsPerSample: pixelsPerSample, sequenceLength: sequenceLength)
+        count = capacity
+        for row in 0 ..< capacity { sampleIndexStorage[row] = row }
+    }
+
     deinit { sampleIndexStorage.deallocate() }
 
     /// The dataset index (sample number in the split) of row `row`.

@@ -39,16 +39,12 @@ public enum Evaluator {
             try EvaluationLoader(split: split, batchSize: batch, worldSize: communicator.size, rank: communicator.rank,
                                  sequenceLength: config.model.kind == .image ? nil : config.model.seqLen)
         }
-        var sums = [Double](repeating: 0, count: 3)
+        var sums = LossSums()
         let context = ForwardContext(seed: UInt64(config.train.seed), step: step, firstSampleIndex: 0, training: false)
         while let batch = try loader.next() {
-            let result = Trainer.forward(model: model, kind: config.model, batch: batch, rows: 0,
-                                         count: batch.count, context: context)
-            sums[0] += result.lossSum; sums[1] += result.correct; sums[2] += Double(result.count)
+            sums += model.forward(batch, rows: 0, count: batch.count, context: context)
         }
-        try communicator.allReduce(&sums, op: .sum)
-        let result = EvaluationResult(loss: sums[0] / max(sums[2], 1), accuracy: sums[1] / max(sums[2], 1),
-                                      samples: Int(sums[2]))
-        return (result, config, step)
+        try sums.reduce { try communicator.allReduce($0, op: .sum) }
+        return (EvaluationResult(sums), config, step)
     }
 }

@@ -68,40 +68,53 @@ public enum InjectedFault: Equatable, Sendable {
                       + "nan-loss-at-step-N-rank-R[-times-K] or desync-params-at-step-N-rank-R)")
     }
 
-    /// The signal rank 0 raises just before renaming step `step`'s checkpoint into place, if any.
-    func writerSignal(atStep step: Int) -> Int32? {
-        switch self {
-        case .killWriter(step): return SIGKILL
-        case .stopWriter(step): return SIGSTOP
-        default: return nil
+}
+
+extension TrainingHooks {
+    /// The hooks of the hidden fault flags of `flowformer train` on rank `rank`: stop as if
+    /// signalled at the boundary before step `stopAtStep` (every rank alike), sleep
+    /// `stepDelaySeconds` at every step boundary (so a test can signal a run mid-way), and
+    /// inject `fault`.
+    public static func injecting(fault: InjectedFault?, stopAtStep: Int?, stepDelaySeconds: Double,
+                                 rank: Int) -> TrainingHooks {
+        var hooks = TrainingHooks.none
+        if stopAtStep != nil || stepDelaySeconds > 0 {
+            hooks.atStepBoundary = { stepsDone in
+                if stopAtStep == stepsDone { return SIGTERM }
+                if stepDelaySeconds > 0 { usleep(UInt32(stepDelaySeconds * 1e6)) }
+                return nil
+            }
         }
+        switch fault {
+        case let .killWriter(step)?, let .stopWriter(step)?:
+            let signal = fault == .killWriter(step: step) ? SIGKILL : SIGSTOP
+            hooks.beforeCheckpointRename = { if $0 == step { _ = raise(signal) } }
+        case let .poisonGradient(step, poisonedRank, times, value)? where poisonedRank == rank:
+            let attempts = AttemptsLeft(times)
+            hooks.spoil = { $0 == step && attempts.take() ? .gradient(value) : nil }
+        case let .poisonLoss(step, poisonedRank, times)? where poisonedRank == rank:
+            let attempts = AttemptsLeft(times)
+            hooks.spoil = { $0 == step && attempts.take() ? .loss : nil }
+        case let .desyncParameters(step, desyncedRank)? where desyncedRank == rank:
+            hooks.afterUpdate = { completed, parameters in
+                if completed == step { parameters[0] = parameters[0].nextUp }
+            }
+        default:
+            break
+        }
+        return hooks
     }
 }
 
-/// The poison one rank applies to the attempts at one optimizer step (see `InjectedFault`),
-/// counting down the attempts it still has to spoil.
-struct Poison {
-    enum Target { case gradient(Float), loss }
-    let step: Int
-    let target: Target
-    var attemptsLeft: Int
+/// How many more attempts a poison spoils (the trainer's thread alone calls it).
+private final class AttemptsLeft: @unchecked Sendable {
+    private var count: Int
+    init(_ count: Int) { self.count = count }
 
-    /// The poison of `fault` for `rank`, or nil when it does not concern that rank.
-    init?(_ fault: InjectedFault?, rank: Int) {
-        switch fault {
-        case let .poisonGradient(step, poisonedRank, times, value)? where poisonedRank == rank:
-            self.step = step; target = .gradient(value); attemptsLeft = times
-        case let .poisonLoss(step, poisonedRank, times)? where poisonedRank == rank:
-            self.step = step; target = .loss; attemptsLeft = times
-        default:
-            return nil
-        }
-    }
-
-    /// Whether the attempt at optimizer step `step` (1-based) is spoilt; counts it if so.
-    mutating func strikes(step: Int) -> Target? {
-        guard step == self.step, attemptsLeft > 0 else { return nil }
-        attemptsLeft -= 1
-        return target
+    /// Whether an attempt is left; uses it up if so.
+    func take() -> Bool {
+        guard count > 0 else { return false }
+        count -= 1
+        return true
     }
 }

@@ -12,6 +12,8 @@ struct ProgressWindow {
     var step: Int
     /// Time spent in evaluation and checkpoints inside the window, left out of the rates.
     var excluded: Double = 0
+    /// Loss sums of the window's steps, over every rank.
+    var sums = LossSums()
 }
 
 /// Results of one pass over the validation split, summed over every rank.
@@ -19,25 +21,56 @@ public struct EvaluationResult: Sendable {
     public var loss: Double
     public var accuracy: Double
     public var samples: Int
+    /// Means of sums over every rank.
+    init(_ sums: LossSums) {
+        self.init(loss: sums.meanLoss, accuracy: sums.accuracy, samples: sums.count)
+    }
+
+    public init(loss: Double, accuracy: Double, samples: Int) {
+        self.loss = loss
+        self.accuracy = accuracy
+        self.samples = samples
+    }
+
     /// exp(loss), for language models.
     public var perplexity: Double { Foundation.exp(loss) }
+}
+
+/// What rank 0's checkpoint write came to, as every rank learns it.
+enum CheckpointWrite: Equatable {
+    case written(path: String)
+    /// The write failed and `checkpoint.on_error: continue` let training go on without it.
+    case skipped
+
+    /// The form rank 0 broadcasts.
+    var text: String {
+        switch self {
+        case .written(let path): return "written " + path
+        case .skipped: return "skipped"
+        }
+    }
+
+    init(text: String) {
+        self = text.hasPrefix("written ") ? .written(path: String(text.dropFirst("written ".count))) : .skipped
+    }
 }
 
 extension Trainer {
     /// Writes the rank-0 progress line and a metrics record.
     ///
     ///     step 120/1000 | loss 2.3456 | acc 41.2% | lr 3.00e-04 | gnorm 0.812 | 5,120 tok/s | data 1% comm 4% | ETA 12m30s
-    func logProgress(window: inout ProgressWindow, loss: Double, accuracy: Double, learningRate: Float,
-                     gradientNorm: Float) {
+    func logProgress(window: inout ProgressWindow, learningRate: Float, gradientNorm: Float) {
+        let loss = window.sums.meanLoss, accuracy = window.sums.accuracy
         let now = Clock.seconds()
         let elapsed = max(now - window.start - window.excluded, 1e-9)
         let steps = state.step - window.step
         let samplesPerSecond = Double(steps * config.train.globalBatch) / elapsed
         let dataShare = (trainLoader.waitSeconds - window.dataWait) / elapsed
-        let commShare = (reducer.waitSeconds - window.commWait) / elapsed
+        let commShare = (trainingStep.commWaitSeconds - window.commWait) / elapsed
         let secondsPerStep = elapsed / Double(max(steps, 1))
         let eta = secondsPerStep * Double(totalSteps - state.step)
-        window = ProgressWindow(start: now, dataWait: trainLoader.waitSeconds, commWait: reducer.waitSeconds, step: state.step)
+        window = ProgressWindow(start: now, dataWait: trainLoader.waitSeconds, commWait: trainingStep.commWaitSeconds,
+                                step: state.step)
         guard isRoot else { return }
 
         let tokens = config.model.kind == .image ? 1 : config.model.seqLen
@@ -65,18 +98,16 @@ extension Trainer {
     func evaluate() throws -> EvaluationResult {
         guard let loader = validationLoader else { throw TrainingError("no validation split (data.val)") }
         loader.restart()
-        var sums = [Double](repeating: 0, count: 3)
+        var sums = LossSums()
         let context = ForwardContext(seed: state.seed, step: state.step, firstSampleIndex: 0, training: false)
         var batches = 0
         let limit = config.train.evalBatches
         while limit == 0 || batches < limit, let batch = try loader.next() {
-            let result = forward(batch, rows: 0, count: batch.count, context: context)
-            sums[0] += result.lossSum; sums[1] += result.correct; sums[2] += Double(result.count)
+            sums += model.forward(batch, rows: 0, count: batch.count, context: context)
             batches += 1
         }
-        try sums.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .sum) }
-        return EvaluationResult(loss: sums[0] / max(sums[2], 1), accuracy: sums[1] / max(sums[2], 1),
-                                samples: Int(sums[2]))
+        try sums.reduce { try allReduceWithTimeout($0, op: .sum) }
+        return EvaluationResult(sums)
     }
 
     func evaluateAndRecord() throws {
@@ -119,21 +150,20 @@ extension Trainer {
         if let bad = try agreedNonFiniteValue() {
             throw TrainingDiverged("\(bad) is not finite at step \(state.step): checkpoint not written; \(intactCheckpointNote)")
         }
-        var beforeRename: (() -> Void)?
-        if let signal = options.fault?.writerSignal(atStep: state.step) { beforeRename = { _ = raise(signal) } }
+        let step = state.step, beforeRename = options.hooks.beforeCheckpointRename
         // Sharded: the other ranks hand rank 0 their shards of the optimizer state, entry by
         // entry, while it writes (ShardedState); then all agree on the outcome as usual.
         if !isRoot, let shardedState { try shardedState.serveGathers() }
         shardedState?.beginGathers()
         let fetch = shardedState.map { gatherer in { (name: String, entry: ParameterEntry) in try gatherer.fetch(name, entry) } }
-        let written = try communicator.rootDecides(agreeingWith: { try self.allReduceWithTimeout($0, op: .min) }) {
+        let outcome = try communicator.rootDecides(agreeingWith: { try self.allReduceWithTimeout($0, op: .min) }) {
             let path: String
             do {
                 path = try CheckpointWriter.write(
                     directory: config.checkpoint.dir, table: model.table,
                     parameters: model.parameters.pointer,
                     optimizerStates: optimizer.stateBuffers.map { (name: $0.name, buffer: UnsafePointer($0.buffer.pointer)) },
-                    trainer: state, configText: config.yaml, beforeRename: beforeRename,
+                    trainer: state, configText: config.yaml, beforeRename: { beforeRename(step) },
                     fetchOptimizerState: fetch)
                 try shardedState?.finishGathers()
             } catch {
@@ -146,7 +176,7 @@ extension Trainer {
                 }
                 options.print("warning: \(failure); training continues (checkpoint.on_error: continue), the next checkpoint retries")
                 metrics?.append(["event": .string("checkpoint_failed"), "step": .int(state.step), "error": .string(oneLine(error))])
-                return ""
+                return CheckpointWrite.skipped.text
             }
             let directory = CheckpointDirectory(path: config.checkpoint.dir)
             if config.checkpoint.keep > 0 {
@@ -155,9 +185,9 @@ extension Trainer {
             }
             options.print("checkpoint \(path) (step \(state.step), \(reason))")
             metrics?.append(["event": .string("checkpoint"), "step": .int(state.step), "path": .string(path)])
-            return path
+            return CheckpointWrite.written(path: path).text
         }
-        if !written.isEmpty { lastCheckpoint = written }
+        if case .written(let path) = CheckpointWrite(text: outcome) { lastCheckpoint = path }
     }
 
     /// The largest peak resident memory of any rank (`VmHWM`), beside the plan's estimate: one

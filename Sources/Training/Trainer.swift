@@ -22,13 +22,9 @@ public struct TrainOptions: Sendable {
     /// Seconds a rank waits in a collective before deciding another rank is dead or stopped and
     /// aborting the job.
     public var collectiveTimeout: Double = 300
-    /// Fault injection for the end-to-end tests (hidden options of `flowformer train`):
-    /// behave as if a stop signal arrived at the boundary before this step …
-    public var stopAtStep: Int?
-    /// … sleep this long at every step, so a test can signal a run in the middle …
-    public var stepDelaySeconds: Double = 0
-    /// … and inject this fault (`--inject-fault`; see `InjectedFault`).
-    public var fault: InjectedFault?
+    /// Fault injection for the end-to-end tests (the hidden options of `flowformer train`);
+    /// `.none` in real runs.
+    public var hooks: TrainingHooks = .none
     /// Where rank 0's progress and notices go.
     public var print: @Sendable (String) -> Void = { line in
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
@@ -54,7 +50,7 @@ public final class Trainer {
     let schedule: LearningRateSchedule
     let trainLoader: TrainingLoader
     let validationLoader: EvaluationLoader?
-    let reducer: GradientReducer
+    let trainingStep: TrainingStep
     /// ZeRO stage 1 (`train.shard_optimizer` on more than one rank): this rank's shard of the
     /// reduced gradients and the norm; nil when every rank keeps the whole optimizer state.
     let sharded: ShardedGradient?
@@ -62,7 +58,6 @@ public final class Trainer {
     let shardedState: ShardedState?
     let metrics: MetricsLog?
     let totalSteps: Int
-    let accumulation: Int
     var state: TrainerState
     /// Rank 0's hold on the run directory for the life of the job (nil on the other ranks).
     let runLock: RunDirectoryLock?
@@ -145,12 +140,15 @@ public final class Trainer {
                                                       optimizerName: config.train.optimizer.rawValue, table: model.table)
                 }
                 print("resuming from \(reader.path) at step \(reader.trainer.step) (\(reader.trainer.samplesSeen) samples seen)")
-                return TrainerStateCoding.encode(reader.trainer)
+                return reader.trainer.broadcastText
             }
             model.initializeParameters(seed: state.seed)
-            return TrainerStateCoding.encode(state)
+            return state.broadcastText
         }
-        state = try TrainerStateCoding.decode(loadedState)
+        guard let loaded = TrainerState(broadcastText: loadedState) else {
+            throw TrainingError("internal: cannot decode the trainer state '\(loadedState)'")
+        }
+        state = loaded
         optimizer.stepCount = state.step
         try communicator.broadcast(model.parameters.buffer, root: 0)
         if let shardedState {
@@ -182,13 +180,13 @@ public final class Trainer {
         }
 
         totalSteps = config.train.steps ?? (config.train.epochs ?? 1) * trainLoader.batchesPerEpoch
-        accumulation = config.train.accumulationSteps(worldSize: communicator.size)
         schedule = config.train.learningRateSchedule(totalSteps: totalSteps)
-        reducer = GradientReducer(communicator: communicator, gradients: model.gradients.pointer,
-                                  count: model.table.count,
-                                  bucketBytes: Int(config.train.bucketMb * 1_048_576),
-                                  overlap: config.train.overlapComm, timeoutSeconds: options.collectiveTimeout,
-                                  sharded: sharded)
+        trainingStep = TrainingStep(model: model, optimizer: optimizer, communicator: communicator,
+                                    globalBatch: config.train.globalBatch, microBatch: config.train.microBatch,
+                                    clipNorm: Float(config.train.clipGradNorm),
+                                    bucketBytes: Int(config.train.bucketMb * 1_048_576),
+                                    overlap: config.train.overlapComm, collectiveTimeout: options.collectiveTimeout,
+                                    hooks: options.hooks, sharded: sharded)
         metrics = try communicator.allSucceed {
             guard isRoot else { return nil }
             try FileManager.default.createDirectory(atPath: config.checkpoint.dir, withIntermediateDirectories: true)
@@ -197,7 +195,7 @@ public final class Trainer {
         try verifyParametersAgree()
         if isRoot {
             print("flowformer train: \(communicator.size) rank(s), \(model.table.count) parameters, "
-                  + "\(totalSteps) steps of \(config.train.globalBatch) samples (\(accumulation) micro-batch(es) of \(config.train.microBatch) per rank per step), "
+                  + "\(totalSteps) steps of \(config.train.globalBatch) samples (\(trainingStep.accumulation) micro-batch(es) of \(config.train.microBatch) per rank per step), "
                   + "\(trainLoader.batchesPerEpoch) steps per epoch, \(KernelVariant.active.rawValue) kernels")
             print("resolved configuration:\n" + config.yaml)
         }
@@ -226,36 +224,12 @@ public final class Trainer {
         do {
             try request.wait(seconds: options.collectiveTimeout)
         } catch let error as MPIError {
-            communicator.abort(message: "flowformer: rank \(communicator.rank): error: \(error) (aborting the job; the last checkpoint in \(config.checkpoint.dir) is intact)")
+            abortJob(error)
         }
     }
-}
 
-/// `TrainerState` as text, to broadcast it from rank 0.
-enum TrainerStateCoding {
-    static func encode(_ s: TrainerState) -> String {
-        func bits(_ value: Double?) -> String { value.map { String($0.bitPattern) } ?? "-" }
-        let fields: [String] = [
-            String(s.step), String(s.epoch), String(s.batchInEpoch), String(s.samplesSeen), String(s.seed),
-            String(s.worldSize), bits(s.validationLoss), bits(s.bestValidationLoss),
-            s.bestStep.map { String($0) } ?? "-",
-        ]
-        return fields.joined(separator: " ")
-    }
-
-    static func decode(_ text: String) throws -> TrainerState {
-        let fields = text.split(separator: " ").map(String.init)
-        guard fields.count == 9, let step = Int(fields[0]), let epoch = Int(fields[1]),
-              let batch = Int(fields[2]), let samples = Int(fields[3]), let seed = UInt64(fields[4]),
-              let world = Int(fields[5]) else {
-            throw TrainingError("internal: cannot decode trainer state '\(text)'")
-        }
-        var s = TrainerState()
-        s.step = step; s.epoch = epoch; s.batchInEpoch = batch; s.samplesSeen = samples
-        s.seed = seed; s.worldSize = world
-        s.validationLoss = UInt64(fields[6]).map(Double.init(bitPattern:))
-        s.bestValidationLoss = UInt64(fields[7]).map(Double.init(bitPattern:))
-        s.bestStep = Int(fields[8])
-        return s
+    /// Ends the job after a collective failed or timed out (another rank is dead or stopped).
+    func abortJob(_ error: MPIError) -> Never {
+        communicator.abort(message: "flowformer: rank \(communicator.rank): error: \(error) (aborting the job; the last checkpoint in \(config.checkpoint.dir) is intact)")
     }
 }

@@ -29,8 +29,9 @@ import Training
 /// Checkpoints: `CheckpointReader` (trainer state, `/config` checksum), the configuration parsed
 /// with `RunConfig(yaml:)`, the parameter table built from its `model:` section, then
 /// `readParameters` and `readOptimizerState` for every state buffer the configured optimizer
-/// needs, as a resume reads them (each dataset's crc32 verified). Summary: the trainer state and the CRC-32 of each loaded buffer, e.g.
-/// `step=12 epoch=2 batch=7 samples=768 seed=… world=3 val=2.5 best=1.25@4 config=… model=… exp_avg=…`.
+/// needs, as a resume reads them (each dataset's crc32 verified). Summary: the trainer state
+/// (`TrainerState.summary`, every field of the table) and the CRC-32 of each loaded buffer, e.g.
+/// `step=12 epoch=2 batch_in_epoch=7 … best_validation_loss=1.25 config=… model=… exp_avg=…`.
 struct CheckFileCommand: FlowformerCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-file",
@@ -169,10 +170,7 @@ struct CheckFileCommand: FlowformerCommand {
             digests.append("\(state.name)=" + hex(CRC32.checksum(UnsafeRawBufferPointer(state.buffer.buffer))))
         }
         let configCRC = Array(reader.configText.utf8).withUnsafeBytes { CRC32.checksum($0) }
-        let t = reader.trainer
-        let position = "step=\(t.step) epoch=\(t.epoch) batch=\(t.batchInEpoch) samples=\(t.samplesSeen) seed=\(t.seed) world=\(t.worldSize)"
-        let validation = "val=\(t.validationLoss.map { "\($0)" } ?? "-") best=\(t.bestValidationLoss.map { "\($0)" } ?? "-")@\(t.bestStep.map(String.init) ?? "-")"
-        return ([position, validation, "config=" + hex(configCRC)] + digests).joined(separator: " ")
+        return ([reader.trainer.summary, "config=" + hex(configCRC)] + digests).joined(separator: " ")
     }
 
     private func hex(_ value: UInt32) -> String {

@@ -28,8 +28,11 @@ struct InspectCommand: FlowformerCommand {
 
         let t = reader.trainer
         print("checkpoint \(checkpoint)")
-        print("step \(t.step), epoch \(t.epoch), batch in epoch \(t.batchInEpoch), samples seen \(t.samplesSeen), seed \(t.seed), written by \(t.worldSize) rank(s)")
-        print("validation loss \(t.validationLoss.map { String(format: "%.5f", $0) } ?? "-"), best \(t.bestValidationLoss.map { String(format: "%.5f", $0) } ?? "-") at step \(t.bestStep.map(String.init) ?? "-")")
+        print("trainer state:")
+        let keyWidth = TrainerState.fields.map(\.key.count).max() ?? 0
+        for field in TrainerState.fields {
+            print("  \(field.key.padding(toLength: keyWidth, withPad: " ", startingAt: 0))  \(field.text(t))")
+        }
         print("optimizer state: \(states.isEmpty ? "none" : states.joined(separator: ", ")); all checksums verified")
         print("")
         print("configuration:")

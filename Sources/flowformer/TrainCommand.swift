@@ -62,9 +62,10 @@ struct TrainCommand: FlowformerCommand {
         var options = TrainOptions(configFile: config, overrides: overrides,
                                    resume: resume.map { .checkpoint($0) } ?? (noResume ? .refuse : .automatic))
         options.collectiveTimeout = collectiveTimeout
-        options.stopAtStep = stopAtStep
-        options.stepDelaySeconds = injectStepDelay
-        options.fault = try injectFault.map(InjectedFault.init(parsing:))
+        if stopAtStep != nil || injectStepDelay > 0 || injectFault != nil {
+            options.hooks = .injecting(fault: try injectFault.map(InjectedFault.init(parsing:)), stopAtStep: stopAtStep,
+                                       stepDelaySeconds: injectStepDelay, rank: world.rank)
+        }
         if dryRun {
             return try Trainer.dryRun(communicator: world, options: options) ? ExitStatus.success : ExitStatus.failure
         }

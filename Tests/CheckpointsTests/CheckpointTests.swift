@@ -216,3 +216,40 @@ func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
     }
     #expect(error?.description.contains("earlier checkpoints are untouched") == true)
 }
+
+/// The `/trainer` table keeps the layout of files written before it existed: the same attribute
+/// names and HDF5 types, and the checksum over the same words in the same order.
+@Test func trainerTableKeepsTheFileLayout() throws {
+    var state = TrainerState()
+    state.step = 12; state.epoch = 2; state.batchInEpoch = 7; state.samplesSeen = 48
+    state.seed = 0xDEAD_BEEF_0000_0001; state.worldSize = 3; state.validationLoss = 2.5
+    state.bestValidationLoss = 2.25; state.bestStep = 8
+    #expect(TrainerState.fields.map(\.key) == ["step", "epoch", "batch_in_epoch", "samples_seen", "seed", "world_size",
+                                               "best_step", "validation_loss", "best_validation_loss"])
+    // The checksum as format version 1 defines it, spelled out.
+    let integers: [Int64] = [1, 12, 2, 7, 48, Int64(bitPattern: state.seed), 3, 8]
+    let words = integers.map { UInt64(bitPattern: $0).littleEndian } + [2.5, 2.25].map { ($0 as Double).bitPattern.littleEndian }
+    #expect(state.attributeChecksum(formatVersion: 1) == words.withUnsafeBytes { CRC32.checksum($0) })
+
+    let directory = try temporaryDirectory()
+    let saved = try writeCheckpoint(in: directory, step: 5, validationLoss: 1.5)
+    let trainer = try HDF5File(path: saved.path, mode: .readOnly).root.group("trainer")
+    for field in TrainerState.fields {
+        switch field.type {
+        case .int64: _ = try trainer.attribute(field.key, as: Int64.self)
+        case .float64: _ = try trainer.attribute(field.key, as: Double.self)
+        }
+    }
+    #expect(try trainer.attribute("best_step", as: Int64.self) == (saved.state.bestStep.map(Int64.init) ?? -1))
+}
+
+@Test func trainerStateCrossesTheBroadcastBitForBit() {
+    var state = TrainerState()
+    state.step = 9; state.seed = UInt64.max; state.validationLoss = -0.0; state.bestStep = nil
+    state.bestValidationLoss = Double.leastNonzeroMagnitude
+    let text = state.broadcastText
+    #expect(TrainerState(broadcastText: text) == state)
+    #expect(TrainerState(broadcastText: text + " 1") == nil)
+    #expect(TrainerState(broadcastText: "") == nil)
+    #expect(state.summary.hasPrefix("step=9 epoch=0 batch_in_epoch=0 samples_seen=0 seed=18446744073709551615 world_size=1 best_step=- "))
+}

@@ -74,7 +74,8 @@ import TestSupport
         #expect(summary.contains("model=\(CheckpointFixture.crcHex(fixture.parameters))"), "\(summary)")
         #expect(summary.contains("exp_avg=\(CheckpointFixture.crcHex(fixture.expAvg))"), "\(summary)")
         #expect(summary.contains("exp_avg_sq=\(CheckpointFixture.crcHex(fixture.expAvgSq))"), "\(summary)")
-        #expect(summary.hasPrefix("step=12 epoch=2 batch=7 samples=48 seed=3735928559 world=2 val=2.5 best=2.25@8 "), "\(summary)")
+        #expect(summary.hasPrefix("step=12 epoch=2 batch_in_epoch=7 samples_seen=48 seed=3735928559 world_size=2 best_step=8 "
+                                   + "validation_loss=2.5 best_validation_loss=2.25 "), "\(summary)")
 
         var identical = 0
         var failures = result.failures

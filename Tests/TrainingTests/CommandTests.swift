@@ -82,7 +82,11 @@ extension EndToEnd {
 
             let inspect = try ProcessRunner.run(flowformer, ["inspect", checkpoint])
             #expect(inspect.status == 0, "\(inspect)")
-            #expect(inspect.stdout.contains("step 10, epoch 0, batch in epoch 10"), "\(inspect)")
+            // One line per trainer-state field: the key padded to the longest key (best_validation_loss), the value.
+            for (key, value) in [("step", "10"), ("epoch", "0"), ("batch_in_epoch", "10"), ("best_step", "-")] {
+                let line = "  " + key.padding(toLength: "best_validation_loss".count, withPad: " ", startingAt: 0) + "  " + value + "\n"
+                #expect(inspect.stdout.contains(line), "\(inspect)")
+            }
             #expect(inspect.stdout.contains("patch_embed.weight"), "\(inspect)")
             #expect(inspect.stdout.contains("all checksums verified"), "\(inspect)")
 

@@ -69,11 +69,29 @@ import Testing
 
     @Test func poisonStrikesOnlyItsRankStepAndAttempts() throws {
         let fault = try InjectedFault(parsing: "nan-loss-at-step-3-rank-1-times-2")
-        #expect(Poison(fault, rank: 0) == nil)
-        var poison = try #require(Poison(fault, rank: 1))
-        #expect(poison.strikes(step: 2) == nil)
-        #expect(poison.strikes(step: 3) != nil)
-        #expect(poison.strikes(step: 3) != nil)
-        #expect(poison.strikes(step: 3) == nil, "struck more than twice")
+        let other = TrainingHooks.injecting(fault: fault, stopAtStep: nil, stepDelaySeconds: 0, rank: 0)
+        #expect(other.spoil(3) == nil)
+        let hooks = TrainingHooks.injecting(fault: fault, stopAtStep: nil, stepDelaySeconds: 0, rank: 1)
+        #expect(hooks.spoil(2) == nil)
+        #expect(hooks.spoil(3) == .loss)
+        #expect(hooks.spoil(3) == .loss)
+        #expect(hooks.spoil(3) == nil, "struck more than twice")
+    }
+
+    @Test func noHooksDoNothing() {
+        let hooks = TrainingHooks.none
+        #expect(hooks.atStepBoundary(0) == nil)
+        #expect(hooks.spoil(1) == nil)
+        let parameters = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        defer { parameters.deallocate() }
+        parameters[0] = 1
+        hooks.afterUpdate(1, parameters)
+        #expect(parameters[0] == 1)
+    }
+
+    @Test func stopAtStepAnswersAtItsBoundaryOnly() {
+        let hooks = TrainingHooks.injecting(fault: nil, stopAtStep: 4, stepDelaySeconds: 0, rank: 0)
+        #expect(hooks.atStepBoundary(3) == nil)
+        #expect(hooks.atStepBoundary(4) == SIGTERM)
     }
 }

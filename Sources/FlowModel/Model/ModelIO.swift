@@ -51,4 +51,21 @@ public struct LossSums: Sendable, Equatable {
     }
 
     public static func += (a: inout LossSums, b: LossSums) { a = a + b }
+
+    /// Mean loss per sample, Σ loss / count (0 for no samples).
+    public var meanLoss: Double { lossSum / Double(Swift.max(count, 1)) }
+    /// correct / count (0 for no samples).
+    public var accuracy: Double { correct / Double(Swift.max(count, 1)) }
+
+    /// These sums added over every rank: `sumAcrossRanks` receives them packed as three Doubles
+    /// [Σ loss, Σ correct, count] and must replace them by their element-wise sum over the ranks
+    /// (an MPI all-reduce with op sum). The buffer lives on the stack: reducing allocates nothing.
+    public mutating func reduce(_ sumAcrossRanks: (UnsafeMutableBufferPointer<Double>) throws -> Void) rethrows {
+        let packed = (lossSum, correct, Double(count))
+        self = try withUnsafeTemporaryAllocation(of: Double.self, capacity: 3) { buffer in
+            buffer[0] = packed.0; buffer[1] = packed.1; buffer[2] = packed.2
+            try sumAcrossRanks(buffer)
+            return LossSums(lossSum: buffer[0], correct: buffer[1], count: Int(buffer[2]))
+        }
+    }
 }
