@@ -5,15 +5,15 @@ import _CMPI
 /// so the slices of ranks 0, 1, … follow each other). Counts and displacements are `Int32`, as
 /// MPI's; the caller keeps the arrays alive until a non-blocking call completes.
 extension Communicator {
-    /// Starts `MPI_Ireduce_scatter`: the element-wise sum over ranks of `send` (`[Σ counts]`, the
-    /// ranks' pieces in rank order), rank r receiving its piece (`counts[r]` elements) in
-    /// `receive`. `send` and `receive` must not overlap.
-    public func reduceScatterNonBlocking(send: UnsafePointer<Float>, receive: UnsafeMutablePointer<Float>,
-                                         counts: UnsafePointer<Int32>) throws -> MPIRequest {
+    /// Starts an in-place `MPI_Ireduce_scatter`: the element-wise sum over ranks of `buffer`
+    /// (`[Σ counts]`, the ranks' pieces in rank order); rank r's piece of the sum (`counts[r]`
+    /// elements) lands at the start of its `buffer`, the rest of which is then undefined.
+    public func reduceScatterInPlaceNonBlocking(_ buffer: UnsafeMutablePointer<Float>,
+                                                counts: UnsafePointer<Int32>) throws -> MPIRequest {
         let request = MPIRequest(operation: "MPI_Ireduce_scatter", rank: rank, size: size)
         var handle: MPI_Request? = ff_mpi_request_null()
-        try checkMPI(MPI_Ireduce_scatter(send, receive, counts, ff_mpi_float(), ff_mpi_sum(), self.handle, &handle),
-                     "MPI_Ireduce_scatter", rank: rank)
+        try checkMPI(MPI_Ireduce_scatter(ff_mpi_in_place(), buffer, counts, ff_mpi_float(), ff_mpi_sum(), self.handle,
+                                         &handle), "MPI_Ireduce_scatter", rank: rank)
         request.append(handle)
         return request
     }

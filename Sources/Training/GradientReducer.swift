@@ -17,9 +17,9 @@ import MPIComm
 /// buffer at once (kept to measure what overlap buys; with two ranks both give bitwise-equal
 /// sums, since a + b is exact per element whichever way the buffer is cut).
 ///
-/// With a `ShardedGradient` (ZeRO stage 1) each bucket is reduce-scattered instead: each rank
-/// receives only the sum of the bucket's part inside its own shard, in the shard's buffer; the
-/// gradient buffer itself then holds this rank's unreduced gradients.
+/// With a `ShardedGradient` (ZeRO stage 1) each bucket is reduce-scattered instead, in place:
+/// afterwards each rank's gradient buffer holds the sum over ranks only inside its own shard
+/// (the rest is undefined).
 public final class GradientReducer {
     private let communicator: Communicator
     private let gradients: UnsafeMutablePointer<Float>   // [count]
@@ -101,9 +101,10 @@ public final class GradientReducer {
                          "backward announced \(covered) of \(count) gradient entries")
             try startBucket()
             for request in inFlight { try request.wait(seconds: timeoutSeconds) }
+            sharded?.finishReduction()
         } else if let sharded {
-            try sharded.startReduceScatter(0 ..< count, of: gradients, communicator: communicator)
-                .wait(seconds: timeoutSeconds)
+            try sharded.startReduceScatter(0 ..< count, communicator: communicator).wait(seconds: timeoutSeconds)
+            sharded.finishReduction()
         } else {
             let request = try communicator.allReduceNonBlocking(
                 UnsafeMutableBufferPointer(start: gradients, count: count), op: .sum)
@@ -115,8 +116,7 @@ public final class GradientReducer {
     private func startBucket() throws {
         guard bucketEnd > bucketStart else { return }
         if let sharded {
-            inFlight.append(try sharded.startReduceScatter(bucketStart ..< bucketEnd, of: gradients,
-                                                           communicator: communicator))
+            inFlight.append(try sharded.startReduceScatter(bucketStart ..< bucketEnd, communicator: communicator))
         } else {
             let slice = UnsafeMutableBufferPointer(start: gradients + bucketStart, count: bucketEnd - bucketStart)
             inFlight.append(try communicator.allReduceNonBlocking(slice, op: .sum))

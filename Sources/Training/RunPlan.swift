@@ -75,13 +75,13 @@ struct RunPlan {
         plan.parameterCount = plan.weights / MemoryLayout<Float>.stride
         let statesPerParameter = config.train.optimizer == .adamw ? 2 : 1
         if config.train.shardOptimizer && communicator.size > 1 {
-            // The largest shard (shards are whole norm chunks: they differ by at most one chunk),
-            // its reduce-scatter receive buffer and the chunk sums of the norm.
+            // The largest shard (shards are whole norm chunks: they differ by at most one chunk)
+            // and the chunk sums of the norm; the reduce-scatter works in place.
             let layout = ShardLayout(count: plan.parameterCount)
             let largest = (0 ..< communicator.size).map { layout.shard(ofRank: $0, worldSize: communicator.size).count }.max() ?? 0
             plan.optimizerStateSharded = true
             plan.optimizerState = statesPerParameter * largest * MemoryLayout<Float>.stride
-            plan.communication = largest * MemoryLayout<Float>.stride + layout.chunkCount * MemoryLayout<Double>.stride
+            plan.communication = layout.chunkCount * MemoryLayout<Double>.stride
             if communicator.isRoot {
                 // Rank 0 gathers and scatters checkpoint state one entry at a time.
                 plan.communication += ParameterLayout(config.model).table.entries.map(\.count).max().map { $0 * 4 } ?? 0
@@ -124,7 +124,7 @@ struct RunPlan {
             "  " + row("workspaces", workspaces, "gradient scratch, per-thread attention buffers"),
             "  " + row("prefetch buffers", prefetch, "two batches per loader + read staging"),
             "  " + row("communication buffers", communication,
-                       communication == 0 ? "gradients reduced in place" : "reduce-scatter receive buffer, norm chunk sums, rank 0's checkpoint entry buffer"),
+                       communication == 0 ? "gradients reduced in place" : "norm chunk sums, rank 0's checkpoint entry buffer; reduced in place"),
             "  " + row("runtime", runtime, "resident now \(formatBytes(residentAtPlan)) + \(formatBytes(Self.runtimeGrowthBytes)) allowance"),
             "  " + row("total per rank", total),
             "  step time ≥ " + String(format: "%.3g s", stepSecondsFloor)

@@ -118,7 +118,8 @@ public final class Trainer {
         // 4. Model and optimizer; rank 0 initialises or loads, then broadcasts.
         let model = FlowformerModel<Float>(config: config.model, maxBatch: config.train.microBatch)
         let sharded = config.train.shardOptimizer && communicator.size > 1
-            ? ShardedGradient(count: model.table.count, rank: communicator.rank, worldSize: communicator.size) : nil
+            ? ShardedGradient(gradients: model.gradients.pointer, count: model.table.count, rank: communicator.rank,
+                              worldSize: communicator.size) : nil
         let optimizer = config.train.makeOptimizer(table: model.table, shard: sharded?.shard)
         self.model = model
         self.optimizer = optimizer

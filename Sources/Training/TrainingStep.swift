@@ -147,9 +147,9 @@ public final class TrainingStep {
             clip = (Float(norm), clipScale(norm: norm, maxNorm: clipNorm))
             applied = clip.norm.isFinite && sums.lossSum.isFinite
             if applied {
-                scaleGradients(sharded.gradient.pointer, count: sharded.shard.count, by: clip.scale)
+                scaleGradients(sharded.gradient, count: sharded.shard.count, by: clip.scale)
                 optimizer.step(parameters: model.parameters.pointer + sharded.shard.lowerBound,
-                               gradients: sharded.gradient.pointer, learningRate: learningRate)
+                               gradients: sharded.gradient, learningRate: learningRate)
                 try sharded.startAllGather(model.parameters.pointer, communicator: communicator)
                     .wait(seconds: collectiveTimeout)
             }
