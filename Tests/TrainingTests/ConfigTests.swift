@@ -340,6 +340,7 @@ private let minimal = """
         t.lrGamma = 0.3; t.lrStepSize = 11; t.clipGradNorm = 0; t.evalEvery = 0; t.evalBatches = 5; t.logEvery = 1
         t.threads = 2; t.overlapComm = false; t.bucketMb = 0.5; t.checksumEvery = 0; t.maxNanSkips = 4
         t.augment = false
+        t.memoryCheck = false; t.shardOptimizer = true
         c.train = t
         c.checkpoint.dir = "runs/'weird' dir: yes"; c.checkpoint.every = 0; c.checkpoint.keep = 1; c.checkpoint.keepBest = true
         c.checkpoint.onError = .continue
