@@ -1,18 +1,23 @@
 // swift-tools-version:6.0
 // Flowformer trainer: data-parallel training of Flow-Attention Transformers over MPI.
 //
-// Module graph (imports point one way only):
+// Module graph: each module and the modules it imports (and declares below); imports point one
+// way only, down this list. jobs/check-module-graph.sh checks this table against the sources.
 //
-//   _CMPI  _CHDF5  _COpenBLAS  _CCPUFeatures    C shims (module map + header) and a CPUID probe
-//     |      |        |       /
-//  MPIComm HDF5IO  TensorKernels ── TensorKernelsAVX2     kernels; the AVX2 rebuild of the hot Float
-//     |      |        |  \           TensorKernelsAVX512   loops and the AVX-512 GEMM (no deps)
-//     |      |     FlowModel  Optimizers  model (no MPI, no HDF5; dispatches to the two above)
-//     |   Datasets  Checkpoints           HDF5 datasets, HDF5 checkpoints
-//      \     |      /
-//        Training                          coordinator: config, loop, all-reduce, eval, signals
-//           |
-//       flowformer                         the command line (+ Benchmarks: `flowformer bench`)
+//   module               imports                                        what
+//   _CMPI _CHDF5 _COpenBLAS _CCPUFeatures                               C shims (module map + header), a CPUID probe
+//   TensorKernels        _COpenBLAS _CCPUFeatures                       tensors, kernels, RNG, ParameterTable (the flat-buffer layout)
+//   TensorKernelsAVX2    TensorKernels                                  the hot Float loops rebuilt for AVX2
+//   TensorKernelsAVX512  -                                              the AVX-512 GEMM
+//   MPIComm              _CMPI                                          MPI binding, watchdog, GradientReducer
+//   HDF5IO               _CHDF5                                         HDF5 binding
+//   FlowModel            TensorKernels TensorKernelsAVX2 TensorKernelsAVX512   the model (no MPI, no HDF5)
+//   Optimizers           TensorKernels                                  AdamW, SGD, clipping, schedules
+//   Datasets             HDF5IO TensorKernels                           dataset files, data order, loaders
+//   Checkpoints          HDF5IO TensorKernels Optimizers                checkpoint files
+//   Training             MPIComm TensorKernels FlowModel Optimizers Datasets Checkpoints Yams   the coordinator
+//   Benchmarks           MPIComm TensorKernels TensorKernelsAVX512 FlowModel Optimizers Datasets Training   `flowformer bench`
+//   flowformer           MPIComm HDF5IO TensorKernels FlowModel Datasets Checkpoints Training Benchmarks ArgumentParser   the command line
 import PackageDescription
 
 // Release builds optimise across modules: the model is generic over its scalar type
@@ -67,13 +72,13 @@ let package = Package(
         // Model and optimisation
         .target(name: "FlowModel", dependencies: ["TensorKernels", "TensorKernelsAVX2", "TensorKernelsAVX512"], exclude: ["README.md", "Attention/README.md"],
                 swiftSettings: swiftSettings),
-        .target(name: "Optimizers", dependencies: ["TensorKernels", "FlowModel"], exclude: ["README.md"],
+        .target(name: "Optimizers", dependencies: ["TensorKernels"], exclude: ["README.md"],
                 swiftSettings: swiftSettings),
 
         // Files
         .target(name: "Datasets", dependencies: ["HDF5IO", "TensorKernels"], exclude: ["README.md"],
                 swiftSettings: swiftSettings),
-        .target(name: "Checkpoints", dependencies: ["HDF5IO", "FlowModel", "Optimizers"], exclude: ["README.md"],
+        .target(name: "Checkpoints", dependencies: ["HDF5IO", "TensorKernels", "Optimizers"], exclude: ["README.md"],
                 swiftSettings: swiftSettings),
 
         // Measurement (`flowformer bench`)
@@ -85,7 +90,7 @@ let package = Package(
 
         // Coordinator and command
         .target(name: "Training",
-                dependencies: ["MPIComm", "FlowModel", "Optimizers", "Datasets", "Checkpoints",
+                dependencies: ["MPIComm", "TensorKernels", "FlowModel", "Optimizers", "Datasets", "Checkpoints",
                                .product(name: "Yams", package: "Yams")],
                 exclude: ["README.md", "Config/README.md"],
                 swiftSettings: swiftSettings),
@@ -98,16 +103,18 @@ let package = Package(
 
         // Tests
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
-        .testTarget(name: "TensorKernelsAVX2Tests", dependencies: ["TensorKernels", "TensorKernelsAVX2", "TensorKernelsAVX512"]),
+        .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels", "TestSupport"]),
+        .testTarget(name: "TensorKernelsAVX2Tests", dependencies: ["TensorKernels", "TensorKernelsAVX2", "TensorKernelsAVX512",
+                                                                  "TestSupport"]),
         .testTarget(name: "MPICommTests", dependencies: ["MPIComm", "TestSupport", "flowformer"]),
-        .testTarget(name: "HDF5IOTests", dependencies: ["HDF5IO"]),
-        .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "HDF5IO", "TensorKernelsAVX512"], exclude: ["Golden"]),
-        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO"]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "HDF5IO", "FlowModel"]),
-        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "TensorKernels", "flowformer"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "HDF5IO", "TestSupport", "flowformer"]),
+        .testTarget(name: "HDF5IOTests", dependencies: ["HDF5IO", "_CHDF5"]),
+        .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "TensorKernels", "HDF5IO", "TensorKernelsAVX512", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TensorKernels"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO", "TensorKernels"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "HDF5IO", "TensorKernels"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "FlowModel", "TensorKernels", "flowformer"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "HDF5IO", "FlowModel", "Optimizers", "TensorKernels",
+                                                         "TestSupport", "flowformer"]),
         .testTarget(name: "ReliabilityTests",
                     dependencies: ["Datasets", "Checkpoints", "HDF5IO", "FlowModel", "TensorKernels", "TestSupport", "flowformer"]),
     ],

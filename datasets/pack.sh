@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs a dataset into HDF5 files for the trainer (SPEC §3).
+# Packs a dataset into HDF5 files for the trainer (docs/FORMATS.md, "Dataset files").
 #
 #   datasets/pack.sh fashion-mnist [options]   Fashion-MNIST (Debian dataset-fashion-mnist)
 #   datasets/pack.sh kjv           [options]   King James Bible, byte-level tokens (Debian bible-kjv)

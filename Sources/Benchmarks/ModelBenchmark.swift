@@ -82,10 +82,8 @@ public enum ModelBenchmark {
             let result = try trainingStep.run(inputs.batch, stepsDone: step, seed: settings.seed, learningRate: 3e-4)
             let end = monotonicSeconds()
             if step >= settings.warmupSteps {
-                let times = result.times
                 phases.append(StepPhases(step: end - start, cpu: processCPUSeconds() - cpuStart, dataWait: dataWait,
-                                         forward: times.forward, backward: times.backward,
-                                         commWait: times.commWait, optimizer: times.optimizer))
+                                         inside: result.times))
             }
         }
         let peak = try world.allReduce(mebibytes(ResidentMemory.peakBytes()), op: .max)
@@ -109,8 +107,8 @@ public enum ModelBenchmark {
             tokensPerSample: config.tokensPerSample, globalBatch: settings.globalBatch, ranks: ranks,
             threadsPerRank: settings.threads, overlap: ranks > 1 ? settings.overlap : nil,
             data: settings.dataFile ?? "synthetic", parameterCount: parameterCount, timedSteps: phases.count,
-            step: step, forwardSeconds: median(\.forward), backwardSeconds: median(\.backward),
-            commWaitSeconds: median(\.commWait), optimizerSeconds: median(\.optimizer),
+            step: step, forwardSeconds: median(\.inside.forward), backwardSeconds: median(\.inside.backward),
+            commWaitSeconds: median(\.inside.commWait), optimizerSeconds: median(\.inside.optimizer),
             dataWaitSeconds: median(\.dataWait), stepCpuSeconds: median(\.cpu),
             cpuUtilisation: median(\.cpu) / (step.median * Double(settings.threads)), samplesPerSecond: samplesPerSecond,
             tokensPerSecond: samplesPerSecond * Double(config.tokensPerSample), flopsPerStep: flops,
@@ -119,14 +117,12 @@ public enum ModelBenchmark {
     }
 }
 
-/// Wall times of one step's phases, seconds.
+/// Wall times of one timed step, seconds.
 struct StepPhases {
     var step: Double
     /// CPU seconds of the process during the step.
     var cpu: Double
     var dataWait: Double
-    var forward: Double
-    var backward: Double
-    var commWait: Double
-    var optimizer: Double
+    /// The phases inside `TrainingStep.run`.
+    var inside: StepTimes
 }

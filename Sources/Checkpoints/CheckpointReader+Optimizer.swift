@@ -1,4 +1,4 @@
-import FlowModel
+import TensorKernels
 import Optimizers
 
 extension CheckpointReader {

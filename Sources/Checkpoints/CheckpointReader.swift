@@ -1,7 +1,7 @@
-import FlowModel
+import TensorKernels
 import HDF5IO
 
-/// An opened checkpoint file (SPEC §5), read in two phases: first the trainer state and the run
+/// An opened checkpoint file (docs/FORMATS.md, "Checkpoint files"), read in two phases: first the trainer state and the run
 /// configuration (which decides the architecture), then the buffers into a model built from it.
 /// Every dataset's `crc32` is verified as it is read, and `/trainer`'s over its attributes.
 public final class CheckpointReader {

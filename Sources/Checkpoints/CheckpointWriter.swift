@@ -1,10 +1,10 @@
-import FlowModel
+import TensorKernels
 import HDF5IO
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Writes one checkpoint file atomically (SPEC §5).
+/// Writes one checkpoint file atomically (docs/FORMATS.md, "Checkpoint files").
 ///
 /// The file is written under a temporary name in the destination directory, closed, fsynced,
 /// renamed to its final name and the directory fsynced: after a crash at any point the final

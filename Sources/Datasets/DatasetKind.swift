@@ -1,4 +1,4 @@
-/// What a dataset file holds (its root attribute `kind`, SPEC §3).
+/// What a dataset file holds (its root attribute `kind`, docs/FORMATS.md, "Dataset files").
 public enum DatasetKind: String, Sendable, CaseIterable {
     /// `images` uint8 [N, H, W(, C)] and `labels` integer [N]; attributes `num_classes`, optional
     /// `mean` / `std` per channel on the 0–1 scale.

@@ -2,7 +2,7 @@ import Foundation
 import HDF5IO
 
 /// One split (train, val or test) of a dataset: one HDF5 file or several shard files with the
-/// same layout (SPEC §3), opened and checked.
+/// same layout (docs/FORMATS.md, "Dataset files"), opened and checked.
 ///
 /// `open` checks, before any training starts, everything that would otherwise fail later:
 /// files exist and are HDF5; root attributes `kind` and `format_version` = 1; the kind's

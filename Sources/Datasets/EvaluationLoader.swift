@@ -1,4 +1,4 @@
-/// This rank's evaluation batches (SPEC §4): its contiguous share of the split in file order,
+/// This rank's evaluation batches (docs/FORMATS.md, "Data order"): its contiguous share of the split in file order,
 /// every sample once across ranks, in batches of `batchSize` with a partial last batch. No
 /// augmentation. Read ahead on a background thread; `next()` returns nil after the last batch,
 /// `restart()` starts another pass.

@@ -118,7 +118,7 @@ struct OpenedShard {
                 if let bad = mean.firstIndex(where: { !$0.isFinite }) {
                     throw DatasetError.at(path, "mean[\(bad)] = \(mean[bad]) is not finite")
                 }
-                // On the 0–1 scale (SPEC §3) a mean lies in [0, 1] and a standard deviation in
+                // On the 0–1 scale (docs/FORMATS.md, "Dataset files") a mean lies in [0, 1] and a standard deviation in
                 // (0, 0.5]; std up to 1 is let through. The normalised pixels (p/255 − mean)/std
                 // must also be finite in Float32, which a tiny std would break.
                 if let bad = mean.firstIndex(where: { !(0...1).contains($0) }) {

@@ -1,4 +1,4 @@
-/// This rank's training batches in the order of SPEC §4, read ahead on a background thread.
+/// This rank's training batches in the order of docs/FORMATS.md, "Data order", read ahead on a background thread.
 ///
 /// Each `next()` returns this rank's B/W samples of the next global batch and advances
 /// `position`; after the last full batch of an epoch it moves to batch 0 of the next epoch

@@ -24,7 +24,7 @@ public struct DataPosition: Hashable, Codable, Sendable, CustomStringConvertible
     public var description: String { "epoch \(epoch) batch \(batchInEpoch)" }
 }
 
-/// The training data order of SPEC §4, for one rank.
+/// The training data order of docs/FORMATS.md, "Data order", for one rank.
 ///
 /// - Epoch e's order is TensorKernels' `permutation(count: N, seed: seed, epoch: e)`.
 /// - Global batch k of epoch e is order[k·B ..< (k+1)·B] (B = global batch size), the same set

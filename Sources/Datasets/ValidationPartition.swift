@@ -1,4 +1,4 @@
-/// How evaluation splits a split among ranks (SPEC §4): every sample exactly once across ranks, in
+/// How evaluation splits a split among ranks (docs/FORMATS.md, "Data order"): every sample exactly once across ranks, in
 /// file order, no shuffling and nothing dropped.
 ///
 /// Rank r of W gets the contiguous range [⌊r·N/W⌋, ⌊(r+1)·N/W⌋) (sizes differ by at most one) and

@@ -1,4 +1,4 @@
-/// Which model family member to build (SPEC §1).
+/// Which model family member to build (docs/FORMATS.md, "Model").
 public enum ModelKind: String, Sendable, CaseIterable, Codable {
     /// Causal language model: token + position embedding → blocks → norm → head (no bias).
     case lm
@@ -8,7 +8,7 @@ public enum ModelKind: String, Sendable, CaseIterable, Codable {
     case sequence
 }
 
-/// Which attention the blocks use (SPEC §1).
+/// Which attention the blocks use (docs/FORMATS.md, "Model").
 public enum AttentionKind: String, Sendable, CaseIterable, Codable {
     /// Flow-Attention (non-causal for classifiers, causal for `lm`).
     case flow
@@ -18,7 +18,7 @@ public enum AttentionKind: String, Sendable, CaseIterable, Codable {
     case linear
 }
 
-/// The architecture of a model: SPEC §6 `model:` keys. Plain values, no parsing here.
+/// The architecture of a model: the `model:` keys of the configuration (docs/FORMATS.md, "Configuration"). Plain values, no parsing here.
 public struct ModelConfig: Sendable, Equatable, Codable {
     public var kind: ModelKind = .lm
     public var attention: AttentionKind = .flow

@@ -52,7 +52,7 @@ extension Communicator {
                                                    maxElementsPerCall: Int = Communicator.maxElementsPerCall)
         throws -> MPIRequest
     {
-        let request = MPIRequest(operation: "MPI_Iallreduce", rank: rank, size: size)
+        let request = MPIRequest(operation: "MPI_Iallreduce", rank: rank, size: size, communicator: handle)
         guard let base = buffer.baseAddress else { return request }
         let datatype = T.mpiDatatype.handle
         try forEachChunk(totalCount: buffer.count, maxElementsPerCall: maxElementsPerCall) { offset, count in

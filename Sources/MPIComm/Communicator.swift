@@ -60,17 +60,24 @@ public struct Communicator: @unchecked Sendable {
         }
     }
 
-    /// Ends the whole job: writes `message` as one line to stderr, then `MPI_Abort`s every rank of
-    /// the communicator with `code` (the launcher's exit status). Use it when this rank cannot
-    /// continue and the others may be waiting in a collective. Falls back to `exit(code)` if MPI
-    /// is not running.
+    /// Ends the whole job: writes `message` (if any) as one line to stderr, then `MPI_Abort`s
+    /// every rank of the communicator with `code` (the launcher's exit status). Use it when this
+    /// rank cannot continue and the others may be waiting in a collective. Falls back to
+    /// `exit(code)` if MPI is not running.
+    ///
+    /// `MPI_Abort` asks the launcher to kill the job; when the launcher cannot be reached (this
+    /// node's link is cut, the launcher is gone) it may never return. So this rank first arms an
+    /// alarm: `exitAfter` seconds later the process ends itself with `code` (`_exit`), whatever
+    /// MPI is doing.
     ///
     /// - Parameters:
-    ///   - message: one line for the user; newlines are replaced by spaces.
+    ///   - message: one line for the user (newlines are replaced by spaces); nil prints nothing.
     ///   - code: the exit status, 1 ... 255.
-    public func abort(message: String, code: Int32 = 1) -> Never {
-        Communicator.writeStderrLine(message)
+    ///   - exitAfter: seconds until this process exits on its own, ≥ 1.
+    public func abort(message: String?, code: Int32 = 1, exitAfter: UInt32 = 10) -> Never {
+        if let message { Communicator.writeStderrLine(message) }
         if MPIRuntime.isActive {
+            AbortAlarm.arm(code: code, seconds: max(exitAfter, 1))
             MPI_Abort(handle, code)
         }
         exit(code)
@@ -97,5 +104,17 @@ public struct Communicator: @unchecked Sendable {
             try body(offset, Int32(count))
             offset += count
         }
+    }
+}
+
+/// The self-exit behind `Communicator.abort`: SIGALRM ends the process with the abort's code.
+private enum AbortAlarm {
+    /// Read by the signal handler; written once, before `alarm` is set.
+    nonisolated(unsafe) static var code: Int32 = 1
+
+    static func arm(code: Int32, seconds: UInt32) {
+        AbortAlarm.code = code
+        signal(SIGALRM) { _ in _exit(AbortAlarm.code) }
+        alarm(seconds)
     }
 }

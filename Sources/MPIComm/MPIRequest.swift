@@ -20,14 +20,22 @@ public final class MPIRequest {
     /// Rank and size of the communicator, for error messages.
     let rank: Int
     let size: Int
+    /// The communicator the collective runs on; a long `wait(seconds:)` answers liveness probes on it.
+    let communicator: MPI_Comm?
+
+    /// How long `wait(seconds:)` waits before it also answers other ranks' liveness probes
+    /// (`Communicator.unansweredRanks(within:)`): a wait this long means some rank is late, and
+    /// the ranks that time out first ask who is still there. Short waits stay free of the extra call.
+    public static let probeAnswersAfter: Duration = .seconds(1)
 
     /// Whether every chunk has completed (its result is in the buffer).
     public private(set) var isComplete = false
 
-    init(operation: String, rank: Int, size: Int) {
+    init(operation: String, rank: Int, size: Int, communicator: MPI_Comm? = nil) {
         self.operation = operation
         self.rank = rank
         self.size = size
+        self.communicator = communicator
     }
 
     func append(_ handle: MPI_Request?) {
@@ -67,17 +75,24 @@ public final class MPIRequest {
     /// Waits for completion by polling `test()`, at most `seconds` seconds.
     ///
     /// Polls back off from 20 µs to `maxPollInterval` between calls, so a fast collective costs
-    /// little latency and a long wait costs little CPU.
+    /// little latency and a long wait costs little CPU. After `probeAnswersAfter`, each poll also
+    /// answers other ranks' liveness probes, so that a rank which timed out can tell this one
+    /// (alive, waiting too) from the one that stopped.
     ///
     /// - Throws: `MPIError.timeout` if the deadline passes first. The request is then still
     ///   pending and its buffer still owned by MPI: abort the job (`Communicator.abort`).
     public func wait(seconds: Double, maxPollInterval: Duration = .milliseconds(1)) throws {
         precondition(seconds >= 0 && seconds.isFinite, "timeout must be a finite number of seconds ≥ 0, got \(seconds)")
         let clock = ContinuousClock()
-        let deadline = clock.now + .nanoseconds(Int64(seconds * 1e9))
+        let start = clock.now
+        let deadline = start + .nanoseconds(Int64(seconds * 1e9))
         var pause = Duration.microseconds(20)
         while try !test() {
-            if clock.now >= deadline {
+            let now = clock.now
+            if communicator != nil && now - start >= MPIRequest.probeAnswersAfter {
+                Communicator.answerLivenessProbes(communicator)
+            }
+            if now >= deadline {
                 throw MPIError.timeout(operation: operation, seconds: seconds, rank: rank, size: size)
             }
             sleepBriefly(pause)

@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import FlowModel
 import TensorKernels
 
 /// Adam with decoupled weight decay (Loshchilov & Hutter 2019), with PyTorch's `torch.optim.AdamW`

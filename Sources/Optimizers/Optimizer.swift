@@ -1,4 +1,3 @@
-import FlowModel
 import TensorKernels
 
 /// A first-order optimizer updating the model's single flat parameter buffer in place.
@@ -21,7 +20,7 @@ public protocol Optimizer: AnyObject {
     /// n-th call runs with t = n, as PyTorch's `state["step"]`. Settable for checkpoint restore.
     var stepCount: Int { get set }
 
-    /// The per-parameter state, named as in checkpoints (SPEC §5): `exp_avg`, `exp_avg_sq` for
+    /// The per-parameter state, named as in checkpoints (docs/FORMATS.md, "Checkpoint files"): `exp_avg`, `exp_avg_sq` for
     /// AdamW, `momentum` for SGD. Each buffer is `[shard.count]`; unsharded (`shard` = the whole
     /// table) the state of parameter `e` is `buffer.pointer + e.offset` for `e.count` values
     /// (`/optimizer/<e.name>/<name>`). A restore writes into these buffers directly.

@@ -1,4 +1,3 @@
-import FlowModel
 import TensorKernels
 
 /// Stochastic gradient descent with momentum, with PyTorch's `torch.optim.SGD` arithmetic

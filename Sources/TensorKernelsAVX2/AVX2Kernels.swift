@@ -11,7 +11,7 @@
 //   its body is compiled into the wrapper. A specialisation left as a separate function would be
 //   emitted here as a weak (link-once) symbol with the same name as the baseline build's copy,
 //   and the linker would keep one of the two for every caller — possibly this one, which an
-//   older CPU cannot run. `jobs/check-kernel-isolation.sh` (run by jobs/test.sh) fails the
+//   older CPU cannot run. `jobs/check-kernels.sh` (run by jobs/test.sh) fails the
 //   build when this object defines any symbol outside this module or another object uses AVX.
 // - every wrapper is `@inline(never)`: a caller compiled for the baseline calls into this
 //   module, never copies a body out of it.

@@ -1,7 +1,7 @@
 import Datasets
 import FlowModel
 
-/// The model and its data must agree (SPEC §3, §6): kind, vocabulary, classes, image geometry,
+/// The model and its data must agree (docs/FORMATS.md: "Dataset files", "Configuration"): kind, vocabulary, classes, image geometry,
 /// sequence length. Checked before any work starts, with the key and the file in the message.
 enum DataCompatibility {
     static func check(model: ModelConfig, split: DatasetSplit, key: String) throws {

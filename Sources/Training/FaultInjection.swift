@@ -2,10 +2,10 @@
 import Glibc
 #endif
 
-/// A fault that `flowformer train --inject-fault SPEC` (a hidden option) injects, so that the
+/// A fault that `flowformer train --inject-fault FAULT` (a hidden option) injects, so that the
 /// end-to-end tests can drive the trainer's failure paths deterministically.
 ///
-/// `SPEC` is one of (N: an optimizer step, 1-based as the progress line counts them, i.e. the step
+/// `FAULT` is one of (N: an optimizer step, 1-based as the progress line counts them, i.e. the step
 /// that completes when `state.step` becomes N; R: a rank; K: how many attempts, default 1):
 ///
 /// | spec | fault |

@@ -84,7 +84,7 @@ struct RunPlan {
             plan.communication = layout.chunkCount * MemoryLayout<Double>.stride
             if communicator.isRoot {
                 // Rank 0 gathers and scatters checkpoint state one entry at a time.
-                plan.communication += ParameterLayout(config.model).table.entries.map(\.count).max().map { $0 * 4 } ?? 0
+                plan.communication += (ParameterTable.flowformer(config.model).entries.map(\.count).max() ?? 0) * MemoryLayout<Float>.stride
             }
         } else {
             plan.optimizerState = statesPerParameter * plan.parameterCount * MemoryLayout<Float>.stride

@@ -21,7 +21,7 @@ import Optimizers
 ///    the same bits as the unsharded norm.
 /// 3. The caller clips `gradient` and steps the optimizer on the shard.
 /// 4. `allGather()`: every rank's updated slice goes to every rank (in place).
-final class ShardedGradient {
+final class ShardedGradient: BucketReduction {
     let layout: ShardLayout
     let rank: Int
     let worldSize: Int

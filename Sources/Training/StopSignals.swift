@@ -36,9 +36,6 @@ public enum StopSignals {
 
     /// The signal number that asked this process to stop, or 0.
     public static var pending: Int32 { received }
-
-    /// For tests: forget a received signal.
-    public static func reset() { received = 0; interrupts = 0 }
 }
 
 /// Process exit statuses of `flowformer` (documented in the README).
@@ -52,6 +49,10 @@ public enum ExitStatus {
     /// Stopped on a signal after writing a checkpoint: run the same command again to resume.
     /// (EX_TEMPFAIL from sysexits.h: "temporary failure; the user is invited to retry".)
     public static let stoppedResumable: Int32 = 75
+    /// Failed, resumable: one or more ranks stopped answering (their node died, froze or lost its
+    /// link) and the job was ended; the last checkpoint is intact. Run the same command again,
+    /// on the remaining nodes if need be, to resume. (The project's own value, next to 75.)
+    public static let lostRanks: Int32 = 76
     /// Stopped because the loss or the gradients were not finite too many times in a row.
     public static let diverged: Int32 = 3
 }

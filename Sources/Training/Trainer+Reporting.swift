@@ -3,6 +3,7 @@ import Datasets
 import FlowModel
 import Foundation
 import MPIComm
+import TensorKernels
 
 /// The timing state of the progress line between two logged steps.
 struct ProgressWindow {
@@ -59,6 +60,10 @@ extension Trainer {
     /// Writes the rank-0 progress line and a metrics record.
     ///
     ///     step 120/1000 | loss 2.3456 | acc 41.2% | lr 3.00e-04 | gnorm 0.812 | 5,120 tok/s | data 1% comm 4% | ETA 12m30s
+    ///
+    /// with, when a rank lags the others by more than 10% (`SlowRankReport`, gathered from every
+    /// rank — so every rank calls this), `| slowest rank 2 (node3) +35% compute` and/or
+    /// `| slow link rank 2 (node3) +180%` before the ETA.
     func logProgress(window: inout ProgressWindow, learningRate: Float, gradientNorm: Float) {
         let loss = window.sums.meanLoss, accuracy = window.sums.accuracy
         let now = Clock.seconds()
@@ -69,7 +74,10 @@ extension Trainer {
         let commShare = (trainingStep.commWaitSeconds - window.commWait) / elapsed
         let secondsPerStep = elapsed / Double(max(steps, 1))
         let eta = secondsPerStep * Double(totalSteps - state.step)
-        window = ProgressWindow(start: now, dataWait: trainLoader.waitSeconds, commWait: trainingStep.commWaitSeconds,
+        let waited = trainingStep.commWaitSeconds - window.commWait
+        let slow = slowRankReport(compute: elapsed - waited - (trainLoader.waitSeconds - window.dataWait), wait: waited)
+        // The next window starts after the probe: its transfers are reporting, not training.
+        window = ProgressWindow(start: Clock.seconds(), dataWait: trainLoader.waitSeconds, commWait: trainingStep.commWaitSeconds,
                                 step: state.step)
         guard isRoot else { return }
 
@@ -81,16 +89,17 @@ extension Trainer {
         if config.model.kind != .lm { line += " | acc \(format(accuracy * 100, 1))%" }
         line += " | lr \(String(format: "%.2e", learningRate)) | gnorm \(format(Double(gradientNorm), 3))"
         line += " | \(rate) | data \(Int((dataShare * 100).rounded()))% comm \(Int((commShare * 100).rounded()))%"
+        line += describe(slow)
         line += " | ETA \(duration(eta))"
         options.print(line)
-        metrics?.append([
+        metrics?.append(metricsFields(slow).merging([
             "event": .string("train"), "step": .int(state.step), "epoch": .int(state.epoch),
             "loss": .double(loss), "accuracy": .double(accuracy), "lr": .double(Double(learningRate)),
             "grad_norm": .double(Double(gradientNorm)), "samples_per_second": .double(samplesPerSecond),
             "tokens_per_second": .double(samplesPerSecond * Double(tokens)),
             "data_wait_share": .double(dataShare), "comm_wait_share": .double(commShare),
             "samples_seen": .int(state.samplesSeen), "world_size": .int(communicator.size),
-        ])
+        ]) { $1 })
     }
 
     /// One pass over the validation split (every sample exactly once across ranks), sums reduced;

@@ -37,7 +37,7 @@ public struct TrainOptions: Sendable {
     }
 }
 
-/// Data-parallel training of one run (SPEC §4–§6). Every rank runs the same loop on its slice
+/// Data-parallel training of one run (docs/FORMATS.md: "Data order", "Checkpoint files", "Configuration"). Every rank runs the same loop on its slice
 /// of each global batch; gradients are summed with bucketed non-blocking all-reduces that
 /// overlap backward; every rank applies the same optimizer step. Rank 0 alone reads and writes
 /// checkpoint files and the metrics log, and decides; the others follow its broadcasts.
@@ -63,6 +63,10 @@ public final class Trainer {
     let runLock: RunDirectoryLock?
     /// The memory and time plan made before anything was allocated (this rank's view).
     let plan: RunPlan
+    /// Every rank's host, indexed by rank (gathered at start), to name the ones that stop answering.
+    let hostNames: [String]
+    /// The link probe's buffers and the per-window timings of every rank (`slowRankReport`).
+    lazy var rankTimingBuffers = RankTimingBuffers(size: communicator.size)
     /// The checkpoint this run wrote last (every rank knows it), for messages; nil before the first.
     var lastCheckpoint: String?
 
@@ -74,6 +78,8 @@ public final class Trainer {
         self.options = options
         let print = options.print
         let isRoot = communicator.isRoot
+        hostNames = try communicator.processorNames()
+        StatusFile.recordHosts(hostNames)
 
         // 1. Configuration and resume decision, on rank 0; broadcast as resolved YAML text.
         var pendingReader: CheckpointReader?
@@ -229,8 +235,9 @@ public final class Trainer {
         }
     }
 
-    /// Ends the job after a collective failed or timed out (another rank is dead or stopped).
+    /// Ends the job after a collective failed or timed out (another rank is dead, stopped or cut
+    /// off): names the ranks that stopped answering, status 76 (`abortForLostRanks`).
     func abortJob(_ error: MPIError) -> Never {
-        communicator.abort(message: "flowformer: rank \(communicator.rank): error: \(error) (aborting the job; the last checkpoint in \(config.checkpoint.dir) is intact)")
+        abortForLostRanks(error)
     }
 }

@@ -4,7 +4,7 @@ import MPIComm
 import TensorKernels
 import Training
 
-// Exit statuses of `flowformer` (values in `Training.ExitStatus`; SPEC §6):
+// Exit statuses of `flowformer` (values in `Training.ExitStatus`; the README lists them):
 //
 //   0   success
 //   1   error: one line on stderr names it (bad input, I/O, MPI, a failed self-test rank)
@@ -12,6 +12,8 @@ import Training
 //   3   training diverged (non-finite loss or gradients too many times in a row)
 //   75  stopped on a signal after writing a checkpoint; rerun the same command to resume
 //       (EX_TEMPFAIL)
+//   76  failed, resumable: other ranks stopped answering (a node died, froze or lost its link);
+//       the job was ended, the last checkpoint is intact; rerun (on the remaining nodes) to resume
 //
 // Under mpirun/srun the launcher's status is the first non-zero status of any rank; when a rank
 // aborts the job (MPI_Abort) it is that rank's code.
@@ -131,7 +133,7 @@ enum CommandRunner {
         return "flowformer: error: "
     }
 
-    /// Flushes stdout, records `status` for the launching script (`statusFileVariable`) and ends
+    /// Flushes stdout, records `status` for the launching script (`FLOWFORMER_STATUS_FILE`) and ends
     /// the process with it.
     static func exitProcess(_ status: Int32) -> Never {
         fflush(stdout)
@@ -139,28 +141,8 @@ enum CommandRunner {
         exit(status)
     }
 
-    /// When set, rank 0 writes its exit status (one line, e.g. `75`) to this file as its last act.
-    ///
-    /// A launcher's own status is not always the trainer's: `srun` can report 0 for a job step
-    /// whose tasks never started (a step launch aborted while the previous step of a requeued job
-    /// was still being torn down). jobs/slurm/train.sbatch sets this variable and treats "launcher
-    /// status 0, no status file" as a failed launch, which it retries, instead of a finished run.
-    static let statusFileVariable = "FLOWFORMER_STATUS_FILE"
-
-    /// Writes `status` to `FLOWFORMER_STATUS_FILE` on rank 0 (or a process outside a launcher):
-    /// to a temporary name first, then renamed, so the file is either absent or complete.
+    /// Writes `status` to `FLOWFORMER_STATUS_FILE` on rank 0 (see `Training.StatusFile`).
     static func recordExitStatus(_ status: Int32) {
-        let environment = ProcessInfo.processInfo.environment
-        guard let path = environment[statusFileVariable], !path.isEmpty else { return }
-        // The launchers' rank variables: any that is set must say 0.
-        for name in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID", "PMI_RANK"] {
-            if let rank = environment[name], rank != "0" { return }
-        }
-        let temporary = path + ".\(getpid()).tmp"
-        let written = (try? Data("\(status)\n".utf8).write(to: URL(fileURLWithPath: temporary))) != nil
-        if !written || rename(temporary, path) != 0 {
-            unlink(temporary)
-            Communicator.writeStderrLine("flowformer: warning: cannot write the exit status to \(statusFileVariable)=\(path)")
-        }
+        StatusFile.record(status)
     }
 }

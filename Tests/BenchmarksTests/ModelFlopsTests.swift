@@ -5,7 +5,7 @@ import Testing
 /// The FLOP formula against a count made another way: listing every product of the forward pass
 /// as a GEMM shape and summing 2·m·n·k.
 @Suite struct ModelFlopsTests {
-    /// Every forward matrix product of one sample, from the architecture (SPEC §1).
+    /// Every forward matrix product of one sample, from the architecture (docs/FORMATS.md, "Model").
     static func forwardProducts(_ c: ModelConfig) -> [GemmShape] {
         let t = c.tokensPerSample, d = c.dModel, dh = c.headDim
         var products: [GemmShape] = []

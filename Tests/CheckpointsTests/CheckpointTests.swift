@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import FlowModel
+import TensorKernels
 import HDF5IO
 @testable import Checkpoints
 

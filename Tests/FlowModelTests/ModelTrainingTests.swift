@@ -4,7 +4,7 @@ import TensorKernels
 
 @Suite struct ModelTrainingTests {
     /// Each (kind, attention) model in Float memorises one tiny batch with plain SGD written
-    /// here: θ ← θ − lr · ∂(mean loss)/∂θ, from the SPEC initialisation.
+    /// here: θ ← θ − lr · ∂(mean loss)/∂θ, from the initialisation of docs/FORMATS.md, "Model".
     @Test(arguments: allModelVariants)
     func overfitsOneTinyBatchWithPlainSGD(kind: ModelKind, attention: AttentionKind) {
         let config = tinyConfig(kind, attention)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import TensorKernels
 @testable import FlowModel
 
@@ -29,13 +30,14 @@ struct SeededRandom {
     }
 }
 
-/// max|a − b| / max|b| (0 when both are zero): the per-tensor error measure of the tests.
+/// max|a − b| / max|b| (0 when both are zero): the per-tensor error measure of the tests; NaN
+/// when a value is NaN, so that `error < bound` fails.
 func relativeError<S: BinaryFloatingPoint>(_ a: [S], _ b: [S]) -> Double {
     precondition(a.count == b.count, "relativeError: \(a.count) vs \(b.count) elements")
     var difference = 0.0, reference = 0.0
     for (x, y) in zip(a, b) {
-        difference = max(difference, abs(Double(x) - Double(y)))
-        reference = max(reference, abs(Double(y)))
+        difference = largerError(difference, abs(Double(x) - Double(y)))
+        reference = largerError(reference, abs(Double(y)))
     }
     return reference == 0 ? difference : difference / reference
 }

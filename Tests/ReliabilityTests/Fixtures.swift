@@ -4,7 +4,7 @@ import Foundation
 import HDF5IO
 import TensorKernels
 
-/// An `images` dataset file as SPEC §3 and the packers lay it out: root attributes `kind`,
+/// An `images` dataset file as docs/FORMATS.md, "Dataset files" and the packers lay it out: root attributes `kind`,
 /// `format_version`, `num_classes`, per-channel `mean`/`std`; `images` uint8 [N, H, W, C] and
 /// `labels` uint8 [N], both chunked along the first axis and gzip-compressed (level 4, as
 /// `datasets/packers/h5write.py`). Pixels are seeded random bytes, so the compressed chunks fill

@@ -1,4 +1,5 @@
 import FlowModel
+import TensorKernels
 import Foundation
 import Optimizers
 import Testing

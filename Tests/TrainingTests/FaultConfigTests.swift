@@ -95,3 +95,17 @@ import Testing
         #expect(hooks.atStepBoundary(4) == SIGTERM)
     }
 }
+
+/// The end-to-end comparisons fail on a NaN loss or parameter.
+@Suite struct NaNComparisonTests {
+    @Test func lossAndParameterDifferencesKeepANaN() {
+        #expect(relativeDifference([1: 1, 2: .nan, 3: 1], [1: 1, 2: 1, 3: 1], steps: 1...3).isNaN)
+        #expect(relativeDifference([1: 1, 2: 1], [1: 1, 2: 1], steps: 1...2) == 0)
+        #expect(relativeDifference([1: 1], [1: 1, 2: 1], steps: 1...2) == .infinity)
+        let one = Float(1).bitPattern, nan = Float.nan.bitPattern
+        let reference = ["/model/w": [one, one, one], "/optimizer/w/exp_avg": [one]]
+        #expect(parameterDifference(["/model/w": [one, nan, one], "/optimizer/w/exp_avg": [one]], reference).isNaN)
+        #expect(parameterDifference(reference, reference) == 0)
+        #expect(!(parameterDifference(["/model/w": [one, one, nan], "/optimizer/w/exp_avg": [one]], reference) <= 1e-5))
+    }
+}

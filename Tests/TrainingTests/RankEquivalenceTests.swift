@@ -4,7 +4,7 @@ import Testing
 
 extension EndToEnd {
     /// The same global batch gives the same training whatever the number of ranks and the
-    /// micro-batch size (SPEC §4): only the order of floating-point sums differs.
+    /// micro-batch size (docs/FORMATS.md, "Data order"): only the order of floating-point sums differs.
     @Suite struct RankEquivalence {
         @Test func lossesAgreeAcrossWorldSizesAndAccumulation() throws {
             // Reference: one rank, the whole global batch in one micro-batch.

@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 
 extension EndToEnd {
-    /// Stop and resume: nothing lost, nothing repeated (SPEC §5, issue: exact resume).
+    /// Stop and resume: nothing lost, nothing repeated (docs/FORMATS.md, "Checkpoint files", issue: exact resume).
     @Suite struct Resume {
         /// N steps straight vs N/2 + stop + resume + N/2 on the same world size: bitwise equal
         /// parameters and optimizer state.

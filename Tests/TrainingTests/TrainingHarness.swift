@@ -32,7 +32,8 @@ final class RunSetup {
     let configPath: String
 
     /// A tiny model on real data; `kind` is "image" (Fashion-MNIST) or "lm" (KJV bytes).
-    init(_ kind: String, label: String = #function, extra: String = "") throws {
+    /// `trainSamples` (image only): train on the first that many Fashion-MNIST images alone.
+    init(_ kind: String, label: String = #function, extra: String = "", trainSamples: Int? = nil) throws {
         directory = NSTemporaryDirectory() + "flowformer-run-\(label.filter(\.isLetter))-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         configPath = directory + "/run.yaml"
@@ -43,7 +44,12 @@ final class RunSetup {
                 model: {kind: image, attention: flow, d_model: 16, heads: 2, layers: 1, ff: 32, \
                 image_size: 28, channels: 1, patch: 7, num_classes: 10}
                 """
-            data = "data: {train: \(try RealData.path("fashion-mnist-train.h5")), val: []}"
+            var train = try RealData.path("fashion-mnist-train.h5")
+            if let trainSamples {
+                train = directory + "/train-subset.h5"
+                try RealData.writeFashionMNISTSubset(samples: trainSamples, to: train)
+            }
+            data = "data: {train: \(train), val: []}"
         } else {
             model = """
                 model: {kind: lm, attention: flow, d_model: 16, heads: 2, layers: 2, ff: 32, seq_len: 32, vocab_size: 256}
@@ -131,12 +137,52 @@ func checkpointContents(_ path: String) throws -> [String: [UInt32]] {
     return result
 }
 
-/// max |a − b| / max |b| over the steps both have.
+/// max over `steps` of |a − b| / |b|: ∞ when a step is missing, NaN when a loss is NaN (so
+/// `difference <= bound` fails).
 func relativeDifference(_ a: [Int: Double], _ b: [Int: Double], steps: ClosedRange<Int>) -> Double {
     var worst = 0.0
     for step in steps {
         guard let x = a[step], let y = b[step] else { return .infinity }
-        worst = max(worst, abs(x - y) / max(abs(y), 1e-12))
+        worst = largerError(worst, abs(x - y) / max(abs(y), 1e-12))
     }
     return worst
+}
+
+/// The largest over the `/model` tensors of max|a − b| / max|b| (tensors as `checkpointContents`
+/// returns them): ∞ when the tensors differ in names or sizes, NaN when a value is NaN.
+func parameterDifference(_ a: [String: [UInt32]], _ b: [String: [UInt32]]) -> Double {
+    guard Set(a.keys) == Set(b.keys), a.keys.contains(where: { $0.hasPrefix("/model/") }) else { return .infinity }
+    var worst = 0.0
+    for (name, x) in a where name.hasPrefix("/model/") {
+        guard let y = b[name], y.count == x.count else { return .infinity }
+        var difference = 0.0, magnitude = 0.0
+        for (p, q) in zip(x, y) {
+            let u = Double(Float(bitPattern: p)), v = Double(Float(bitPattern: q))
+            difference = largerError(difference, abs(u - v))
+            magnitude = largerError(magnitude, abs(v))
+        }
+        worst = largerError(worst, magnitude == 0 ? difference : difference / magnitude)
+    }
+    return worst
+}
+
+extension RealData {
+    /// A Fashion-MNIST training split of its first `samples` images (same attributes), written
+    /// to `file`: small enough that a run of a few steps crosses epoch boundaries.
+    static func writeFashionMNISTSubset(samples: Int, to file: String) throws {
+        let source = try HDF5File(path: try path("fashion-mnist-train.h5"), mode: .readOnly)
+        let images = try source.root.dataset("images")   // uint8 [N, 28, 28]
+        let pixels = try images.readRows(0 ..< samples, as: UInt8.self)
+        let labels = try source.root.dataset("labels").readRows(0 ..< samples, as: UInt8.self)   // [samples]
+        let subset = try HDF5File(path: file, mode: .truncate)
+        try subset.root.setAttribute("kind", string: "images")
+        try subset.root.setAttribute("format_version", Int64(1))
+        try subset.root.setAttribute("num_classes", try source.root.attribute("num_classes", as: Int64.self))
+        try subset.root.setAttribute("mean", array: try source.root.attributeArray("mean", as: Double.self))
+        try subset.root.setAttribute("std", array: try source.root.attributeArray("std", as: Double.self))
+        try subset.root.createDataset("images", of: UInt8.self, shape: [samples] + images.shape.dropFirst(),
+                                      chunkRows: samples).write(pixels)
+        try subset.root.createDataset("labels", of: UInt8.self, shape: [samples], chunkRows: samples).write(labels)
+        try subset.close()
+    }
 }

@@ -1,4 +1,4 @@
-"""Writing dataset files in the trainer's HDF5 layout (SPEC §3), shared by every packer.
+"""Writing dataset files in the trainer's HDF5 layout (docs/FORMATS.md, "Dataset files"), shared by every packer.
 
 Every file gets the root attributes `kind` and `format_version` = 1 plus the kind's own
 attributes; every dataset is chunked along its first axis and gzip-compressed. Files are

@@ -1,6 +1,6 @@
 """PyTorch side of the side-by-side benchmark (jobs/bench/side_by_side.sh).
 
-The same model family as the Swift trainer (shared/spec/SPEC.md §1: pre-LayerNorm blocks, exact
+The same model family as the Swift trainer (docs/FORMATS.md, "Model": pre-LayerNorm blocks, exact
 GELU, LayerNorm eps 1e-5, learned position embeddings, lm head without bias), in two variants:
 
 - ``flow``: Flow-Attention written from the equations of shared/spec/flow-attention.md the way
@@ -104,7 +104,7 @@ def attention_core(kind, causal):
 
 
 # ---------------------------------------------------------------------------------------------
-# The model (SPEC §1, §2 names).
+# The model (docs/FORMATS.md, "Model"; names from "Parameter names").
 
 
 class Attention(nn.Module):
@@ -193,7 +193,7 @@ class ImageModel(nn.Module):
 
 
 def initialise(model, seed):
-    """SPEC §1: Linear and embedding weights normal(0, 0.02), biases 0, LayerNorm (1, 0)."""
+    """docs/FORMATS.md, "Model": Linear and embedding weights normal(0, 0.02), biases 0, LayerNorm (1, 0)."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, parameter in model.named_parameters():

@@ -4,12 +4,6 @@ import TensorKernels
 // elements (one head's slice of a row). Dot products sum in eight SIMD lanes: a Float reduction
 // written as a plain loop is not vectorised (strict FP order).
 
-/// σ(x) = 1 / (1 + e^(−x)); saturates to 0 or 1 without NaN for large |x|.
-@inline(__always)
-func logisticSigmoid<Scalar: TensorScalar>(_ x: Scalar) -> Scalar {
-    1 / (1 + Scalar.exp(-x))
-}
-
 /// Loads 8 consecutive elements (no alignment needed).
 @inline(__always)
 func load8<Scalar: TensorScalar>(_ p: UnsafePointer<Scalar>) -> SIMD8<Scalar> {
@@ -53,13 +47,6 @@ func addScaled<Scalar: TensorScalar>(_ alpha: Scalar, _ x: UnsafePointer<Scalar>
     for c in 0..<count { y[c] += alpha * x[c] }
 }
 
-/// y_c = x_c + ε
-@inline(__always)
-func shiftCopy<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, plus epsilon: Scalar,
-                                     into y: UnsafeMutablePointer<Scalar>, count: Int) {
-    for c in 0..<count { y[c] = x[c] + epsilon }
-}
-
 /// y_c *= alpha
 @inline(__always)
 func scale<Scalar: TensorScalar>(_ y: UnsafeMutablePointer<Scalar>, by alpha: Scalar, count: Int) {
@@ -76,13 +63,6 @@ func columnSums<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, rows: Int, wid
         for c in 0..<width { sum[c] += row[c] }
         row += rowStride
     }
-}
-
-/// Writes σ(x) for `count` contiguous elements.
-@inline(__always)
-func applySigmoid<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>,
-                                        count: Int) {
-    for e in 0..<count { y[e] = logisticSigmoid(x[e]) }
 }
 
 /// x_c += ε

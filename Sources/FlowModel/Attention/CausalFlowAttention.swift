@@ -20,7 +20,7 @@ import TensorKernels
 /// d_h × d_h state of the earlier chunks) on s_i Q_i with s_i = alloc_i / I_i, straight into
 /// the output rows. Memory stays O(chunk·D + H·d_h²) per batch element beyond the saved
 /// activations. Batch elements run on the threads of a `WorkerPool`.
-public final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore, WorkerPoolTasks {
+final class CausalFlowAttention<Scalar: TensorScalar>: AttentionCore, WorkerPoolTasks {
     public let shape: AttentionShape
     /// Positions per chunk of the causal aggregation.
     public let chunk: Int

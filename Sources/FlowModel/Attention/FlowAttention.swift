@@ -27,7 +27,7 @@ import TensorKernels
 /// e_j v_j (not comp_j v_j) and ν scales KV and `competition` afterwards. σ and exp run as
 /// vectorised whole-block kernels. Batch elements are independent and run on the threads of a
 /// `WorkerPool`; results do not depend on the number of threads.
-public final class FlowAttention<Scalar: TensorScalar>: AttentionCore, WorkerPoolTasks {
+final class FlowAttention<Scalar: TensorScalar>: AttentionCore, WorkerPoolTasks {
     public let shape: AttentionShape
     /// ε of the flow equations.
     public static var epsilon: Scalar { 1e-6 }

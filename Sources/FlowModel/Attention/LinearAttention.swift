@@ -9,7 +9,7 @@ import TensorKernels
 /// and a running key sum). ε = 1e-6 keeps the normaliser away from zero (φ > 0, so the dot
 /// product is positive but may underflow for very negative inputs); it matches the reference
 /// implementation of the paper.
-public final class LinearAttention<Scalar: TensorScalar>: AttentionCore {
+final class LinearAttention<Scalar: TensorScalar>: AttentionCore {
     public let shape: AttentionShape
     /// Positions per chunk of the causal product.
     public let chunk: Int

@@ -9,7 +9,7 @@ import TensorKernels
 /// is not part of the module (the block applies it). The projected q, k, v buffers are reused
 /// for dq, dk, dv in backward (the core saved what it needs), so the module holds four
 /// [B, ·, d_model] buffers besides the core's own state.
-public final class MultiHeadAttention<Scalar: TensorScalar> {
+final class MultiHeadAttention<Scalar: TensorScalar> {
     public let query: Linear
     public let key: Linear
     public let value: Linear

@@ -10,7 +10,7 @@ import TensorKernels
 ///
 ///     dP_ij = g_i·v_j,   dZ_ij = P_ij (dP_ij − Σ_k P_ik dP_ik)
 ///     dq_i = Σ_j dZ_ij k_j / √d_h,   dk_j = Σ_i dZ_ij q_i / √d_h,   dv_j = Σ_i P_ij g_i
-public final class SoftmaxAttention<Scalar: TensorScalar>: AttentionCore {
+final class SoftmaxAttention<Scalar: TensorScalar>: AttentionCore {
     public let shape: AttentionShape
 
     let savedQueries: Tensor<Scalar>    // q  [B, L, D]

@@ -9,7 +9,7 @@ import TensorKernels
 /// because gradients accumulate over micro-batches:
 ///
 ///     dx = dy · W,    dW += dyᵀ · x,    db += Σ_rows dy
-public struct Linear: Sendable, Equatable {
+struct Linear: Sendable, Equatable {
     /// Input width (in_features).
     public let inFeatures: Int
     /// Output width (out_features).

@@ -4,7 +4,7 @@ import TensorKernels
 ///
 ///     forward:  pooled[b, :] = (1/T) Σ_t x[b, t, :]
 ///     backward: dX[b, t, :] = dPooled[b, :] / T                (written, not accumulated)
-public enum MeanPool {
+enum MeanPool {
     /// - Parameters:
     ///   - x: [samples, tokens, dModel].
     ///   - pooled: [samples, dModel], overwritten.

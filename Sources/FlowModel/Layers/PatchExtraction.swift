@@ -11,7 +11,7 @@ import TensorKernels
 ///     f = c·p·p + r·p + s   holds   pixel (gy·p + r, gx·p + s, c).
 ///
 /// Only a forward exists: pixels are inputs, so no gradient is needed with respect to them.
-public enum PatchExtraction {
+enum PatchExtraction {
     /// - Parameters:
     ///   - pixels: [samples, height, width, channels].
     ///   - patches: [samples, (height/patch)·(width/patch), channels·patch·patch], overwritten.

@@ -4,7 +4,7 @@ import TensorKernels
 ///
 ///     forward:  x[b, t, :] += pos[t, :]                        (in place, t < positions)
 ///     backward: dPos[t, :] += Σ_b dX[b, t, :]                  (accumulates; dX passes through)
-public enum PositionEmbedding {
+enum PositionEmbedding {
     /// - Parameters:
     ///   - x: [samples, positions, dModel], updated in place.
     ///   - table: [positions, dModel].

@@ -12,7 +12,7 @@ import TensorKernels
 /// so that backward only scales them by the loss scale. `correct` counts, per sample, the
 /// fraction of rows whose first maximal logit is the target (accuracy for classifiers, token
 /// accuracy for the language model).
-public enum SampleCrossEntropy {
+enum SampleCrossEntropy {
     /// - Parameters:
     ///   - logits: [samples, rowsPerSample, classes]; replaced by dz (unit loss scale).
     ///   - targets: [samples, rowsPerSample], each in 0 ..< classes.

@@ -13,7 +13,7 @@ import TensorKernels
 /// The stream words live in an array allocated once and rewritten per sample, so building a
 /// generator creates no array in optimised builds (`CounterRandom(seed:domain:stream:…)`
 /// would build two).
-public final class SampleDropout {
+final class SampleDropout {
     /// Block index.
     public let layer: Int
     /// Position inside the block: 0 after attention, 1 after the feed-forward network.

@@ -6,7 +6,7 @@ import TensorKernels
 ///     backward: dTable[token[r], :] += dOut[r, :]              (scatter-add, accumulates)
 ///
 /// No gradient flows to the tokens (they are integers).
-public enum TokenEmbedding {
+enum TokenEmbedding {
     /// - Parameters:
     ///   - tokens: [rows] token ids, each in 0 ..< vocab.
     ///   - table: [vocab, dModel].

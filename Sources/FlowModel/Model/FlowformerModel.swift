@@ -1,6 +1,6 @@
 import TensorKernels
 
-/// A Flowformer of the SPEC §1 family — `lm`, `image` or `sequence`, with flow, softmax or linear
+/// A Flowformer of the family in docs/FORMATS.md, "Model" — `lm`, `image` or `sequence`, with flow, softmax or linear
 /// attention — with every parameter in one buffer and every activation in workspaces allocated
 /// once by `init`.
 ///
@@ -14,10 +14,10 @@ import TensorKernels
 /// Not thread-safe: one model per thread.
 public final class FlowformerModel<Scalar: TensorScalar> {
     public let config: ModelConfig
-    /// Names, offsets and shapes of every parameter (SPEC §2), in layer order.
+    /// Names, offsets and shapes of every parameter (docs/FORMATS.md, "Parameter names"), in layer order.
     public let table: ParameterTable
     /// Where each layer's parameters live, and the ranges `backward` reports.
-    public let layout: ParameterLayout
+    let layout: ParameterLayout
     /// All parameters.   [table.count]
     public let parameters: Tensor<Scalar>
     /// All parameter gradients, same layout; `backward` adds into it.   [table.count]

@@ -1,6 +1,6 @@
 import TensorKernels
 
-/// The parameter layout of the model family (SPEC §2), in layer order:
+/// The parameter layout of the model family (docs/FORMATS.md, "Parameter names"), in layer order:
 ///
 ///     embeddings   embed.weight | patch_embed.weight, patch_embed.bias;  pos_embed
 ///     blocks.0     norm1.{weight,bias}, attn.{query,key,value,out}.{weight,bias},
@@ -21,7 +21,7 @@ extension ParameterTable {
 }
 
 /// Where one pre-LN block's parameters live (`blocks.{i}.*`).
-public struct BlockParameters: Sendable, Equatable {
+struct BlockParameters: Sendable, Equatable {
     public let norm1Weight: ParameterEntry
     public let norm1Bias: ParameterEntry
     public let query: Linear
@@ -38,7 +38,7 @@ public struct BlockParameters: Sendable, Equatable {
 
 /// `ParameterTable.flowformer` plus where each layer's parameters are and the index ranges the
 /// backward hook reports.
-public struct ParameterLayout: Sendable, Equatable {
+struct ParameterLayout: Sendable, Equatable {
     public let table: ParameterTable
     /// `embed.weight` [vocab, d_model] (lm, sequence).
     public let tokenEmbedding: ParameterEntry?

@@ -17,7 +17,7 @@ final class BlockScratch<Scalar: TensorScalar> {
     }
 }
 
-/// One pre-LayerNorm Transformer block (SPEC §1):
+/// One pre-LayerNorm Transformer block (docs/FORMATS.md, "Model"):
 ///
 ///     m = x + Dropout₀(Attention(LN1(x)))
 ///     y = m + Dropout₁(fc2(GELU(fc1(LN2(m)))))

@@ -1,7 +1,8 @@
 import FlowModel
 import Optimizers
+import TensorKernels
 
-/// A complete run description (SPEC §6): the four sections of the YAML file.
+/// A complete run description (docs/FORMATS.md, "Configuration"): the four sections of the YAML file.
 ///
 /// Plain values with the documented defaults; `RunConfig.load(file:overrides:)` resolves
 /// defaults ← file ← `--set` overrides and validates, `yaml` serialises it back (stable key order)
@@ -20,7 +21,7 @@ public struct RunConfig: Sendable, Equatable {
     public init() {}
 }
 
-/// `data:` — each split is a list of HDF5 files or glob patterns (SPEC §3); YAML may give one
+/// `data:` — each split is a list of HDF5 files or glob patterns (docs/FORMATS.md, "Dataset files"); YAML may give one
 /// string or a list. Globs are expanded by the data loader, not here.
 public struct DataConfig: Sendable, Equatable {
     /// `train` — required.

@@ -1,6 +1,6 @@
 /// One named parameter inside the model's single parameter buffer.
 ///
-/// `name` is the PyTorch `state_dict` name of SPEC §2 (e.g. `blocks.0.attn.query.weight`),
+/// `name` is the PyTorch `state_dict` name (docs/FORMATS.md, "Parameter names") (e.g. `blocks.0.attn.query.weight`),
 /// `shape` is row-major, and the values are `parameters[offset ..< offset + count]`.
 public struct ParameterEntry: Sendable, Equatable {
     public let name: String

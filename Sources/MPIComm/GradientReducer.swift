@@ -1,5 +1,3 @@
-import MPIComm
-
 /// Sums the gradient buffer across ranks in size-capped buckets, started while backward is
 /// still running (the PyTorch DDP reducer, on one flat buffer).
 ///
@@ -17,7 +15,8 @@ import MPIComm
 /// buffer at once (kept to measure what overlap buys; with two ranks both give bitwise-equal
 /// sums, since a + b is exact per element whichever way the buffer is cut).
 ///
-/// With a `ShardedGradient` (ZeRO stage 1) each bucket is reduce-scattered instead, in place:
+/// With a `BucketReduction` (ZeRO stage 1: `Training.ShardedGradient`) each bucket is
+/// reduce-scattered instead, in place:
 /// afterwards each rank's gradient buffer holds the sum over ranks only inside its own shard
 /// (the rest is undefined).
 public final class GradientReducer {
@@ -27,7 +26,7 @@ public final class GradientReducer {
     private let bucketElements: Int
     private let overlap: Bool
     private let timeoutSeconds: Double
-    private let sharded: ShardedGradient?
+    private let sharded: (any BucketReduction)?
 
     /// The current bucket is gradients[bucketStart ..< bucketEnd]; empty when equal.
     private var bucketStart = 0
@@ -39,15 +38,9 @@ public final class GradientReducer {
     /// behind backward).
     public private(set) var waitSeconds = 0.0
 
-    public convenience init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
-                            bucketBytes: Int, overlap: Bool, timeoutSeconds: Double) {
-        self.init(communicator: communicator, gradients: gradients, count: count, bucketBytes: bucketBytes,
-                  overlap: overlap, timeoutSeconds: timeoutSeconds, sharded: nil)
-    }
-
     /// - Parameter sharded: reduce-scatter into this rank's shard instead of all-reducing.
-    init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
-         bucketBytes: Int, overlap: Bool, timeoutSeconds: Double, sharded: ShardedGradient?) {
+    public init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
+                bucketBytes: Int, overlap: Bool, timeoutSeconds: Double, sharded: (any BucketReduction)? = nil) {
         precondition(bucketBytes > 0, "bucket size must be positive")
         self.communicator = communicator
         self.gradients = gradients
@@ -95,7 +88,7 @@ public final class GradientReducer {
     public func finish() throws {
         if let announcementError { throw announcementError }
         guard communicator.size > 1 else { return }
-        let started = Clock.seconds()
+        let started = ContinuousClock.now
         if overlap {
             precondition(covered == count && bucketStart == 0,
                          "backward announced \(covered) of \(count) gradient entries")
@@ -110,7 +103,8 @@ public final class GradientReducer {
                 UnsafeMutableBufferPointer(start: gradients, count: count), op: .sum)
             try request.wait(seconds: timeoutSeconds)
         }
-        waitSeconds += Clock.seconds() - started
+        let (seconds, attoseconds) = (ContinuousClock.now - started).components
+        waitSeconds += Double(seconds) + Double(attoseconds) * 1e-18
     }
 
     private func startBucket() throws {
@@ -123,4 +117,16 @@ public final class GradientReducer {
         }
         bucketEnd = bucketStart
     }
+}
+
+/// What replaces the all-reduce of each gradient bucket when the optimizer state is sharded
+/// (ZeRO stage 1; `Training.ShardedGradient`): every rank starts the same collective per bucket,
+/// in the same order.
+public protocol BucketReduction: AnyObject {
+    /// Before a step's first bucket.
+    func beginStep()
+    /// Starts the reduction of `gradients[range]`, one bucket.
+    func startReduceScatter(_ range: Range<Int>, communicator: Communicator) throws -> MPIRequest
+    /// After every bucket's request of the step has completed.
+    func finishReduction()
 }
