@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "MPICommTests", dependencies: ["MPIComm", "TestSupport", "flowformer"]),
         .testTarget(name: "HDF5IOTests", dependencies: ["HDF5IO", "_CHDF5"]),
         .testTarget(name: "FlowModelTests", dependencies: ["FlowModel", "TensorKernels", "HDF5IO", "TensorKernelsAVX512", "TestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "FlowModel", "TensorKernels"]),
+        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TensorKernels"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO", "TensorKernels"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "HDF5IO", "TensorKernels"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "FlowModel", "TensorKernels", "Training", "flowformer"]),

@@ -1,5 +1,5 @@
-import FlowModel
 import Optimizers
+import TensorKernels
 import Testing
 
 /// The sharded optimizer state (ZeRO stage 1) at the optimizer level: shards tile the buffer,
