@@ -6,16 +6,17 @@
 //
 //   module               imports                                        what
 //   _CMPI _CHDF5 _COpenBLAS _CCPUFeatures                               C shims (module map + header), a CPUID probe
+//   _CBFloat16Gemm                                                       the bf16 GEMM (C, VDPBF16PS; AVX512_BF16 CPUs only)
 //   TensorKernels        _COpenBLAS _CCPUFeatures                       tensors, kernels, RNG, ParameterTable (the flat-buffer layout)
 //   TensorKernelsAVX2    TensorKernels                                  the hot Float loops rebuilt for AVX2
 //   TensorKernelsAVX512  -                                              the AVX-512 GEMM
-//   MPIComm              _CMPI                                          MPI binding, watchdog, GradientReducer
+//   MPIComm              _CMPI                                          MPI binding, watchdog, GradientReducer (fp32 or bf16 on the wire)
 //   HDF5IO               _CHDF5                                         HDF5 binding
-//   FlowModel            TensorKernels TensorKernelsAVX2 TensorKernelsAVX512   the model (no MPI, no HDF5)
+//   FlowModel            TensorKernels TensorKernelsAVX2 TensorKernelsAVX512 _CBFloat16Gemm   the model (no MPI, no HDF5)
 //   Optimizers           TensorKernels                                  AdamW, SGD, clipping, schedules
 //   Datasets             HDF5IO TensorKernels                           dataset files, data order, loaders
 //   Checkpoints          HDF5IO TensorKernels Optimizers                checkpoint files
-//   Training             MPIComm TensorKernels FlowModel Optimizers Datasets Checkpoints Yams   the coordinator
+//   Training             MPIComm TensorKernels FlowModel Optimizers Datasets Checkpoints HDF5IO Yams   the coordinator; predict's output file
 //   Benchmarks           MPIComm TensorKernels TensorKernelsAVX512 FlowModel Optimizers Datasets Training   `flowformer bench`
 //   flowformer           MPIComm HDF5IO TensorKernels FlowModel Datasets Checkpoints Training Benchmarks ArgumentParser   the command line
 import PackageDescription
@@ -35,9 +36,13 @@ let swiftSettings: [SwiftSetting] = [
 #if arch(x86_64)
 let avx2Settings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
 let avx512Settings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v4"])]
+// The bf16 GEMM (C, VDPBF16PS intrinsics): AVX-512 with the BF16 extension, chosen at run time by
+// CPUID (KernelVariant.cpuSupportsAVX512BF16) like the modules above.
+let bf16CSettings: [CSetting] = [.unsafeFlags(["-march=x86-64-v4", "-mavx512bf16", "-O3"])]
 #else
 let avx2Settings: [SwiftSetting] = []
 let avx512Settings: [SwiftSetting] = []
+let bf16CSettings: [CSetting] = []
 #endif
 
 let package = Package(
@@ -59,6 +64,7 @@ let package = Package(
         .systemLibrary(name: "_COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "_CCPUFeatures"),   // CPUID: can this CPU run the x86-64-v3 kernels?
+        .target(name: "_CBFloat16Gemm", exclude: ["README.md"], cSettings: bf16CSettings),   // VDPBF16PS GEMM (AVX512_BF16 only)
 
         // Bindings and kernels
         .target(name: "TensorKernels", dependencies: ["_COpenBLAS", "_CCPUFeatures"], exclude: ["README.md"],
@@ -70,7 +76,7 @@ let package = Package(
         .target(name: "HDF5IO", dependencies: ["_CHDF5"], exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // Model and optimisation
-        .target(name: "FlowModel", dependencies: ["TensorKernels", "TensorKernelsAVX2", "TensorKernelsAVX512"], exclude: ["README.md", "Attention/README.md"],
+        .target(name: "FlowModel", dependencies: ["TensorKernels", "TensorKernelsAVX2", "TensorKernelsAVX512", "_CBFloat16Gemm"], exclude: ["README.md", "Attention/README.md"],
                 swiftSettings: swiftSettings),
         .target(name: "Optimizers", dependencies: ["TensorKernels"], exclude: ["README.md"],
                 swiftSettings: swiftSettings),
@@ -90,7 +96,7 @@ let package = Package(
 
         // Coordinator and command
         .target(name: "Training",
-                dependencies: ["MPIComm", "TensorKernels", "FlowModel", "Optimizers", "Datasets", "Checkpoints",
+                dependencies: ["MPIComm", "TensorKernels", "FlowModel", "Optimizers", "Datasets", "Checkpoints", "HDF5IO",
                                .product(name: "Yams", package: "Yams")],
                 exclude: ["README.md", "Config/README.md"],
                 swiftSettings: swiftSettings),

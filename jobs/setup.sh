@@ -12,3 +12,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# Python side of the tests: h5py, numpy (the packers) and safetensors (the export check,
+# jobs/torch/check_export.py), for the python3 on PATH.
+if ! python3 -c 'import h5py, numpy, safetensors' >/dev/null 2>&1; then
+  export PIP_ROOT_USER_ACTION=ignore
+  python3 -m pip install --quiet --disable-pip-version-check h5py numpy safetensors >/dev/null 2>&1 \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages h5py numpy safetensors
+fi

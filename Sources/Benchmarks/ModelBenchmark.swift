@@ -25,6 +25,10 @@ public struct ModelBenchmarkSettings: Sendable {
     /// The 1-thread sgemm peak (GFLOP/s) that MFU divides by, × ranks × threads.
     public var singleThreadPeakGflops: Double?
     public var seed: UInt64 = 0
+    /// The Linear products' arithmetic (`train.precision`).
+    public var precision: MatmulPrecision = .fp32
+    /// The gradients' element type on the wire (`train.allreduce_dtype`).
+    public var allreduceDtype: AllReduceDtype = .fp32
 
     public init(config: ModelConfig, globalBatch: Int, threads: Int, warmupSteps: Int, timedSteps: Int,
                 overlap: Bool, dataFile: String? = nil, attentionChunk: Int? = nil,
@@ -67,12 +71,13 @@ public enum ModelBenchmark {
             FlowformerModel<Float>(config: config, maxBatch: localBatch, attentionChunk: $0)
         } ?? FlowformerModel<Float>(config: config, maxBatch: localBatch)
         model.initializeParameters(seed: settings.seed)
+        model.precision = settings.precision
         let inputs = try StepInputs(config: config, localBatch: localBatch, globalBatch: settings.globalBatch,
                                     world: world, dataFile: settings.dataFile, seed: settings.seed)
         let trainingStep = TrainingStep(model: model, optimizer: AdamW(table: model.table, weightDecay: 0.1),
                                         communicator: world, globalBatch: settings.globalBatch, microBatch: localBatch,
                                         clipNorm: 1.0, bucketBytes: 4 << 20, overlap: settings.overlap,
-                                        collectiveTimeout: 300)
+                                        collectiveTimeout: 300, allreduceDtype: settings.allreduceDtype)
 
         var phases: [StepPhases] = []
         for step in 0 ..< settings.warmupSteps + settings.timedSteps {
@@ -102,8 +107,10 @@ public enum ModelBenchmark {
         let samplesPerSecond = Double(settings.globalBatch) / step.median
         return ModelResult(
             label: "\(config.kind.rawValue) \(config.attention.rawValue) T=\(config.tokensPerSample) "
-                + "\(ranks)x\(settings.threads)" + (ranks > 1 ? (settings.overlap ? " overlap" : " no-overlap") : ""),
-            kind: config.kind.rawValue, attention: config.attention.rawValue,
+                + "\(ranks)x\(settings.threads)" + (ranks > 1 ? (settings.overlap ? " overlap" : " no-overlap") : "")
+                + (settings.precision == .fp32 ? "" : " \(settings.precision.rawValue)")
+                + (ranks > 1 && settings.allreduceDtype != .fp32 ? " wire-\(settings.allreduceDtype.rawValue)" : ""),
+            kind: config.kind.rawValue, attention: config.attention.rawValue, precision: settings.precision.rawValue,
             tokensPerSample: config.tokensPerSample, globalBatch: settings.globalBatch, ranks: ranks,
             threadsPerRank: settings.threads, overlap: ranks > 1 ? settings.overlap : nil,
             data: settings.dataFile ?? "synthetic", parameterCount: parameterCount, timedSteps: phases.count,

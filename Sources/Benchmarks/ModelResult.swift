@@ -8,6 +8,8 @@ public struct ModelResult: Codable, Sendable, Equatable {
     public var kind: String
     /// `flow`, `softmax` or `linear`.
     public var attention: String
+    /// The Linear products' arithmetic: `fp32` or `bf16` (nil in results recorded before it existed).
+    public var precision: String?
     /// Tokens per sample seen by the blocks (seq_len, or patches per image).
     public var tokensPerSample: Int
     /// Samples per optimizer step, all ranks together.

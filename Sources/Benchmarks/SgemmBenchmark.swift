@@ -1,4 +1,5 @@
 import TensorKernels
+import FlowModel
 #if arch(x86_64)
 import TensorKernelsAVX512
 #endif
@@ -10,12 +11,18 @@ public enum GemmImplementation: String, Codable, Sendable, CaseIterable {
     /// The project's AVX-512 GEMM (`AVX512Gemm`, one thread): what the Linear layers run under
     /// the x86-64-v4 kernel variant.
     case avx512 = "AVX-512"
+    /// The bf16 GEMM (`BFloat16Gemm`, VDPBF16PS, one thread): operands rounded to bfloat16, fp32
+    /// sums — what the Linear layers run with `train.precision: bf16` on an AVX512_BF16 CPU. Not
+    /// an fp32 GEMM: never counted in the fp32 peak that MFU divides by.
+    case bf16 = "bf16 (VDPBF16PS)"
 
     /// The implementations measured at `threads` BLAS threads under the active kernel variant
     /// (`KernelVariant.active`): the AVX-512 GEMM at one thread on x86-64-v4 (the model splits
     /// it over its threads; the per-thread speed is the one-thread figure).
     public static func used(threads: Int) -> [GemmImplementation] {
-        KernelVariant.active.usesAVX512Gemm && threads == 1 ? [.openBLAS, .avx512] : [.openBLAS]
+        guard threads == 1 else { return [.openBLAS] }
+        return [.openBLAS] + (KernelVariant.active.usesAVX512Gemm ? [.avx512] : [])
+            + (KernelVariant.active.usesBFloat16Gemm ? [.bf16] : [])
     }
 }
 
@@ -95,6 +102,8 @@ public enum SgemmBenchmark {
                            implementation: GemmImplementation = .openBLAS) -> [GemmResult] {
         precondition(implementation == .openBLAS || (threads == 1 && KernelVariant.cpuSupportsX86_64_v4),
                      "the AVX-512 GEMM runs on one thread of an x86-64-v4 CPU")
+        precondition(implementation != .bf16 || KernelVariant.cpuSupportsAVX512BF16,
+                     "the bf16 GEMM runs on an AVX512_BF16 CPU")
         let previous = BLASThreads.current
         BLASThreads.set(threads)
         defer { BLASThreads.set(previous) }
@@ -117,6 +126,12 @@ public enum SgemmBenchmark {
                                      b: b.pointer, ldb: shape.transposeB ? shape.k : shape.n,
                                      beta: 0, c: c.pointer, ldc: shape.n)
                     #endif
+                case .bf16:
+                    BFloat16Gemm.multiply(transposeA: shape.transposeA, transposeB: shape.transposeB,
+                                          m: shape.m, n: shape.n, k: shape.k,
+                                          a: a.pointer, lda: shape.transposeA ? shape.m : shape.k,
+                                          b: b.pointer, ldb: shape.transposeB ? shape.k : shape.n,
+                                          beta: 0, c: c.pointer, ldc: shape.n, path: .vdpbf16ps)
                 }
             }
             return GemmResult(shape: shape, implementation: implementation, threads: threads, seconds: timing,
@@ -126,9 +141,10 @@ public enum SgemmBenchmark {
     }
 
     /// The peak GFLOP/s among `results` at `threads` threads: the best `bestGflops` of the square
-    /// shapes over every implementation measured (nil if none was measured).
+    /// shapes over every fp32 implementation measured (nil if none was measured).
     public static func peakGflops(_ results: [GemmResult], threads: Int) -> Double? {
-        results.filter { $0.threads == threads && $0.shape.m == $0.shape.n && $0.shape.n == $0.shape.k }
+        results.filter { $0.threads == threads && $0.shape.m == $0.shape.n && $0.shape.n == $0.shape.k
+                         && $0.implementation != .bf16 }
             .map(\.bestGflops).max()
     }
 }

@@ -91,6 +91,27 @@ public final class CheckpointReader {
         try readChecksummed("optimizer/" + entry.name + "/" + state, shape: entry.shape, into: values)
     }
 
+    /// `/trainer/gradient_exponents` (a deterministic run's fixed-point exponents, one per
+    /// tensor of `table`), or nil when the checkpoint has none.
+    public func readGradientExponents(table: ParameterTable) throws -> [Int]? {
+        let name = "trainer/" + CheckpointWriter.gradientExponentsName
+        guard file.root.exists(name) else { return nil }
+        do {
+            let dataset = try file.root.dataset(name)
+            guard dataset.shape == [table.entries.count] else {
+                throw CheckpointError(path: path, "/\(name) has shape \(dataset.shape), the model has \(table.entries.count) tensors")
+            }
+            try dataset.requireType([.int32])
+            let values = try dataset.read(as: Int32.self)
+            try CheckpointReader.verify(values.withUnsafeBytes { CRC32.checksum($0) }, of: dataset, named: "/" + name, path: path)
+            return values.map(Int.init)
+        } catch let error as CheckpointError {
+            throw error
+        } catch {
+            throw CheckpointError(path: path, "/\(name) unreadable: \(error)")
+        }
+    }
+
     /// Names of the optimizer state buffers stored for the first parameter (e.g. exp_avg, exp_avg_sq).
     public func optimizerStateNames(table: ParameterTable) throws -> [String] {
         guard let first = table.entries.first else { return [] }

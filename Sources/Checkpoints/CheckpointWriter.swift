@@ -16,6 +16,9 @@ import Glibc
 ///     /model/<name>                         float32, shape from the parameter table
 ///     /optimizer/<name>/<state>             float32, e.g. exp_avg and exp_avg_sq (AdamW)
 ///     /trainer                              group; format_version, rng, `TrainerState.fields`, crc32
+///     /trainer/gradient_exponents           int32 [tensors], only for train.deterministic runs: the
+///                                           fixed-point exponent of each parameter tensor's gradient
+///                                           sum for the next step (table order)
 ///     /config                               the resolved run configuration (YAML text, a UTF-8 string)
 ///
 /// Every dataset carries the attribute `crc32`: the CRC-32 of its raw little-endian bytes (for
@@ -23,12 +26,15 @@ import Glibc
 /// (`TrainerState.attributeChecksum`).
 public enum CheckpointWriter {
     public static let formatVersion = 1
+    /// The dataset under `/trainer` holding a deterministic run's gradient exponents.
+    public static let gradientExponentsName = "gradient_exponents"
 
     /// Writes `checkpoint-<step>.h5` into `directory` and returns its path.
     ///
     /// - Parameters:
     ///   - parameters: the model's parameter buffer, laid out by `table`.
     ///   - optimizerStates: each optimizer state buffer (same layout as `parameters`) by name.
+    ///   - gradientExponents: one per table entry, for deterministic runs; nil otherwise.
     ///   - beforeRename: called once the temporary file is complete and synced (fault-injection
     ///     tests kill the process there).
     ///   - fetchOptimizerState: when given, the values of state `name` of `entry` come from it
@@ -40,6 +46,7 @@ public enum CheckpointWriter {
         parameters: UnsafePointer<Float>,
         optimizerStates: [(name: String, buffer: UnsafePointer<Float>)],
         trainer: TrainerState, configText: String,
+        gradientExponents: [Int]? = nil,
         beforeRename: (() -> Void)? = nil,
         fetchOptimizerState: ((_ name: String, _ entry: ParameterEntry) throws -> UnsafePointer<Float>)? = nil
     ) throws -> String {
@@ -49,7 +56,7 @@ public enum CheckpointWriter {
         do {
             try writeFile(path: temporaryPath, table: table, parameters: parameters,
                           optimizerStates: optimizerStates, trainer: trainer, configText: configText,
-                          fetchOptimizerState: fetchOptimizerState)
+                          gradientExponents: gradientExponents, fetchOptimizerState: fetchOptimizerState)
             try fsyncPath(temporaryPath, directory: false)
             beforeRename?()
             if rename(temporaryPath, finalPath) != 0 {
@@ -71,7 +78,7 @@ public enum CheckpointWriter {
     private static func writeFile(
         path: String, table: ParameterTable, parameters: UnsafePointer<Float>,
         optimizerStates: [(name: String, buffer: UnsafePointer<Float>)],
-        trainer: TrainerState, configText: String,
+        trainer: TrainerState, configText: String, gradientExponents: [Int]?,
         fetchOptimizerState: ((_ name: String, _ entry: ParameterEntry) throws -> UnsafePointer<Float>)?
     ) throws {
         let file = try HDF5File(path: path, mode: .truncate)
@@ -98,6 +105,13 @@ public enum CheckpointWriter {
         }
         try attributes.setAttribute("rng", string: "counter-based, keyed by (seed, epoch, step, sample index); no other state")
         try attributes.setAttribute("crc32", Int64(trainer.attributeChecksum(formatVersion: formatVersion)))
+        if let gradientExponents {
+            precondition(gradientExponents.count == table.entries.count, "one gradient exponent per parameter tensor")
+            let values = gradientExponents.map { Int32(clamping: $0) }   // [tensors]
+            let dataset = try attributes.createDataset(gradientExponentsName, of: Int32.self, shape: [values.count])
+            try dataset.write(values)
+            try dataset.setAttribute("crc32", Int64(values.withUnsafeBytes { CRC32.checksum($0) }))
+        }
         try file.root.setAttribute("format_version", Int64(formatVersion))
         try file.root.setAttribute("kind", string: "flowformer-checkpoint")
 

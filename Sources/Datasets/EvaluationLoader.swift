@@ -16,15 +16,19 @@ public final class EvaluationLoader {
     private var prefetcher: Prefetcher
     private var waitBeforeRestart = 0.0
 
-    /// - Parameter sequenceLength: as for `TrainingLoader`.
+    /// - Parameters:
+    ///   - sequenceLength: as for `TrainingLoader`.
+    ///   - alignedToBatches: share out whole global batches (`ValidationPartition`), for sums
+    ///     that are the same bits on any number of ranks.
     public init(split: DatasetSplit, batchSize: Int, worldSize: Int = 1, rank: Int = 0,
-                sequenceLength: Int? = nil, prefetch: Bool = true) throws {
+                sequenceLength: Int? = nil, prefetch: Bool = true, alignedToBatches: Bool = false) throws {
         let length = try resolvedSequenceLength(split: split, requested: sequenceLength)
         let samples = split.sampleCount(sequenceLength: max(length, 1))
         guard samples > 0 else { throw DatasetError("\(split.displayName): no samples to evaluate") }
         self.split = split
         self.sequenceLength = length
-        partition = ValidationPartition(sampleCount: samples, worldSize: worldSize, rank: rank, batchSize: batchSize)
+        partition = ValidationPartition(sampleCount: samples, worldSize: worldSize, rank: rank, batchSize: batchSize,
+                                        alignedToBatches: alignedToBatches)
         let reader = BatchReader(split: split, capacity: batchSize, sequenceLength: length, augmentation: nil)
         self.reader = reader
         background = prefetch

@@ -15,13 +15,36 @@
 /// buffer at once (kept to measure what overlap buys; with two ranks both give bitwise-equal
 /// sums, since a + b is exact per element whichever way the buffer is cut).
 ///
+/// Two reduction modes (`ReducedBuffer`): the Float gradients themselves (MPI_SUM on float, whose
+/// order of additions depends on the number of ranks), or their Int64 fixed-point accumulators
+/// (`train.deterministic`; MPI_SUM on int64 is exact and associative, so the sum is the same bits
+/// for any number of ranks — see Training's `FixedPointGradients`). Buckets hold `bucketBytes` either way.
+///
+/// With `bfloat16OnTheWire` the gradients travel as bfloat16 and are summed in fp32
+/// (`BFloat16GradientExchange`), all at once in `finish()`.
+///
 /// With a `BucketReduction` (ZeRO stage 1: `Training.ShardedGradient`) each bucket is
 /// reduce-scattered instead, in place:
 /// afterwards each rank's gradient buffer holds the sum over ranks only inside its own shard
 /// (the rest is undefined).
 public final class GradientReducer {
+    /// The buffer the reducer sums across ranks, [count] elements in the parameter layout.
+    public enum ReducedBuffer {
+        /// The Float gradient buffer.
+        case float(UnsafeMutablePointer<Float>)
+        /// Int64 fixed-point sums of the gradients (Training's `FixedPointGradients.sums`).
+        case fixedPoint(UnsafeMutablePointer<Int64>)
+
+        var elementBytes: Int {
+            switch self {
+            case .float: return MemoryLayout<Float>.stride
+            case .fixedPoint: return MemoryLayout<Int64>.stride
+            }
+        }
+    }
+
     private let communicator: Communicator
-    private let gradients: UnsafeMutablePointer<Float>   // [count]
+    private let buffer: ReducedBuffer
     private let count: Int
     private let bucketElements: Int
     private let overlap: Bool
@@ -38,14 +61,36 @@ public final class GradientReducer {
     /// behind backward).
     public private(set) var waitSeconds = 0.0
 
-    /// - Parameter sharded: reduce-scatter into this rank's shard instead of all-reducing.
-    public init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
-                bucketBytes: Int, overlap: Bool, timeoutSeconds: Double, sharded: (any BucketReduction)? = nil) {
+    /// `bfloat16OnTheWire` (more than one rank, Float buffer only): the whole buffer is exchanged
+    /// in `finish()` as bf16 with fp32 sums (no overlap with backward).
+    private let bfloat16Exchange: BFloat16GradientExchange?
+
+    public convenience init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
+                            bucketBytes: Int, overlap: Bool, timeoutSeconds: Double, bfloat16OnTheWire: Bool = false,
+                            sharded: (any BucketReduction)? = nil) {
+        self.init(communicator: communicator, buffer: .float(gradients), count: count, bucketBytes: bucketBytes,
+                  overlap: overlap, timeoutSeconds: timeoutSeconds, bfloat16OnTheWire: bfloat16OnTheWire,
+                  sharded: sharded)
+    }
+
+    /// - Parameters:
+    ///   - buffer: what to sum, `[count]`.
+    ///   - sharded: reduce-scatter into this rank's shard instead of all-reducing (Float buffer,
+    ///     not with `bfloat16OnTheWire`).
+    public init(communicator: Communicator, buffer: ReducedBuffer, count: Int,
+                bucketBytes: Int, overlap: Bool, timeoutSeconds: Double, bfloat16OnTheWire: Bool = false,
+                sharded: (any BucketReduction)? = nil) {
+        if case .fixedPoint = buffer {
+            precondition(!bfloat16OnTheWire && sharded == nil, "bf16 on the wire and sharding apply to Float gradients only")
+        }
+        precondition(!(bfloat16OnTheWire && sharded != nil), "the sharded reduction sums fp32 gradients")
         precondition(bucketBytes > 0, "bucket size must be positive")
+        bfloat16Exchange = bfloat16OnTheWire && communicator.size > 1
+            ? BFloat16GradientExchange(communicator: communicator, count: count) : nil
         self.communicator = communicator
-        self.gradients = gradients
+        self.buffer = buffer
         self.count = count
-        self.bucketElements = max(1, bucketBytes / MemoryLayout<Float>.stride)
+        self.bucketElements = max(1, bucketBytes / buffer.elementBytes)
         self.overlap = overlap
         self.timeoutSeconds = timeoutSeconds
         self.sharded = sharded
@@ -74,7 +119,7 @@ public final class GradientReducer {
 
     /// Backward's announcement: gradients[range] are final.
     public func gradientsReady(_ range: Range<Int>) throws {
-        guard overlap, communicator.size > 1 else { covered += range.count; return }
+        guard overlap, communicator.size > 1, bfloat16Exchange == nil else { covered += range.count; return }
         precondition(range.upperBound == bucketStart,
                      "gradient ranges must arrive in reverse layer order: got \(range), expected one ending at \(bucketStart)")
         bucketStart = range.lowerBound
@@ -89,7 +134,9 @@ public final class GradientReducer {
         if let announcementError { throw announcementError }
         guard communicator.size > 1 else { return }
         let started = ContinuousClock.now
-        if overlap {
+        if let bfloat16Exchange, case .float(let gradients) = buffer {
+            try bfloat16Exchange.allReduce(gradients, timeoutSeconds: timeoutSeconds)
+        } else if overlap {
             precondition(covered == count && bucketStart == 0,
                          "backward announced \(covered) of \(count) gradient entries")
             try startBucket()
@@ -99,9 +146,7 @@ public final class GradientReducer {
             try sharded.startReduceScatter(0 ..< count, communicator: communicator).wait(seconds: timeoutSeconds)
             sharded.finishReduction()
         } else {
-            let request = try communicator.allReduceNonBlocking(
-                UnsafeMutableBufferPointer(start: gradients, count: count), op: .sum)
-            try request.wait(seconds: timeoutSeconds)
+            try startReduction(0 ..< count).wait(seconds: timeoutSeconds)
         }
         let (seconds, attoseconds) = (ContinuousClock.now - started).components
         waitSeconds += Double(seconds) + Double(attoseconds) * 1e-18
@@ -112,10 +157,21 @@ public final class GradientReducer {
         if let sharded {
             inFlight.append(try sharded.startReduceScatter(bucketStart ..< bucketEnd, communicator: communicator))
         } else {
-            let slice = UnsafeMutableBufferPointer(start: gradients + bucketStart, count: bucketEnd - bucketStart)
-            inFlight.append(try communicator.allReduceNonBlocking(slice, op: .sum))
+            inFlight.append(try startReduction(bucketStart ..< bucketEnd))
         }
         bucketEnd = bucketStart
+    }
+
+    /// Starts the non-blocking sum of buffer[range] across ranks.
+    private func startReduction(_ range: Range<Int>) throws -> MPIRequest {
+        switch buffer {
+        case .float(let values):
+            return try communicator.allReduceNonBlocking(
+                UnsafeMutableBufferPointer(start: values + range.lowerBound, count: range.count), op: .sum)
+        case .fixedPoint(let sums):
+            return try communicator.allReduceNonBlocking(
+                UnsafeMutableBufferPointer(start: sums + range.lowerBound, count: range.count), op: .sum)
+        }
     }
 }
 

@@ -11,6 +11,8 @@ public enum RandomDomain: UInt64, Sendable {
     case dropout = 2
     /// Parameter initialisation: stream (initialization, parameter index).
     case initialization = 3
+    /// Sampling generated tokens: stream (sampling); draw t picks generated token t.
+    case sampling = 4
 }
 
 /// A counter-based random generator: every number is a pure function of (seed, stream, index),

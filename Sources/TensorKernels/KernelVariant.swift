@@ -39,6 +39,9 @@ public enum KernelVariant: String, Sendable, CaseIterable {
     /// True when this CPU and OS can run x86-64-v4 code.
     public static let cpuSupportsX86_64_v4: Bool = flowformer_cpu_supports_x86_64_v4() != 0
 
+    /// True when this CPU and OS can run the bf16 GEMM (x86-64-v4 and AVX512_BF16: VDPBF16PS).
+    public static let cpuSupportsAVX512BF16: Bool = flowformer_cpu_supports_avx512_bf16() != 0
+
     /// The fastest variant this CPU supports.
     public static var best: KernelVariant {
         cpuSupportsX86_64_v4 ? .x86_64_v4 : cpuSupportsX86_64_v3 ? .x86_64_v3 : .generic
@@ -57,6 +60,9 @@ public enum KernelVariant: String, Sendable, CaseIterable {
     public var usesAVX2Kernels: Bool { self != .generic }
     /// True when the Linear layers' products run on the AVX-512 GEMM.
     public var usesAVX512Gemm: Bool { self == .x86_64_v4 }
+    /// True when bf16 products (`train.precision: bf16`) run on the VDPBF16PS GEMM: x86-64-v4 on a
+    /// CPU with AVX512_BF16. Otherwise they run portably (bf16-rounded operands, fp32 products).
+    public var usesBFloat16Gemm: Bool { self == .x86_64_v4 && Self.cpuSupportsAVX512BF16 }
 
     /// The variant the model dispatches to. Starts as `best`; the command line sets it once at
     /// start-up from `FLOWFORMER_KERNELS` (`fromEnvironment()`), before any model exists.

@@ -37,14 +37,14 @@ public enum Evaluator {
         try communicator.allSucceed { try DataCompatibility.check(model: config.model, split: split, key: "--data") }
         let loader = try communicator.allSucceed {
             try EvaluationLoader(split: split, batchSize: batch, worldSize: communicator.size, rank: communicator.rank,
-                                 sequenceLength: config.model.kind == .image ? nil : config.model.seqLen)
+                                 sequenceLength: config.model.kind == .image ? nil : config.model.seqLen,
+                                 alignedToBatches: config.train.deterministic)
         }
-        var sums = LossSums()
         let context = ForwardContext(seed: UInt64(config.train.seed), step: step, firstSampleIndex: 0, training: false)
-        while let batch = try loader.next() {
-            sums += model.forward(batch, rows: 0, count: batch.count, context: context)
+        let sums = try Trainer.evaluationPass(model: model, loader: loader, context: context, batchLimit: 0,
+                                              deterministic: config.train.deterministic) {
+            try communicator.allReduce($0, op: .sum)
         }
-        try sums.reduce { try communicator.allReduce($0, op: .sum) }
         return (EvaluationResult(sums), config, step)
     }
 }

@@ -25,6 +25,7 @@ extension Trainer {
             let learningRate = Float(schedule.learningRate(atStep: state.step))
             let batch = try trainLoader.next()
             let result = try runStep(batch, learningRate: learningRate)
+            if result.recomputed > 0 { recordRecomputation(times: result.recomputed) }
             state.epoch = trainLoader.position.epoch
             state.batchInEpoch = trainLoader.position.batchInEpoch
             guard result.applied else {
@@ -63,6 +64,13 @@ extension Trainer {
         if consecutive > config.train.maxNanSkips {
             throw TrainingDiverged("training diverged: non-finite loss or gradients in \(consecutive) consecutive steps at step \(state.step + 1) (train.max_nan_skips is \(config.train.maxNanSkips)); \(intactCheckpointNote)")
         }
+    }
+
+    /// Reports a deterministic step computed again because its fixed-point exponents did not fit.
+    private func recordRecomputation(times: Int) {
+        log("step \(state.step + 1): gradient exponents adapted to this step's gradients; step computed again")
+        metrics?.append(["event": .string("redo"), "step": .int(state.step + 1), "reason": .string("fixed-point exponents"),
+                         "times": .int(times)])
     }
 
     /// After an applied step: the progress line, the cross-rank checksum, evaluation and the

@@ -103,20 +103,45 @@ extension Trainer {
     }
 
     /// One pass over the validation split (every sample exactly once across ranks), sums reduced;
-    /// with `train.eval_batches` > 0, each rank stops after that many batches of `micro_batch`.
+    /// with `train.eval_batches` > 0, each rank stops after that many batches of `micro_batch`
+    /// (deterministic runs: only the first eval_batches global batches are evaluated).
     func evaluate() throws -> EvaluationResult {
         guard let loader = validationLoader else { throw TrainingError("no validation split (data.val)") }
         loader.restart()
-        var sums = LossSums()
         let context = ForwardContext(seed: state.seed, step: state.step, firstSampleIndex: 0, training: false)
+        let sums = try Trainer.evaluationPass(model: model, loader: loader, context: context,
+                                              batchLimit: config.train.evalBatches, deterministic: config.train.deterministic) {
+            try self.allReduceWithTimeout($0, op: .sum)
+        }
+        return EvaluationResult(sums)
+    }
+
+    /// The sums of one pass of `loader` over every rank (`sumAcrossRanks`: an element-wise
+    /// all-reduce sum). With `batchLimit` > 0 each rank stops after that many batches — in a
+    /// deterministic pass (an aligned loader) only the first `batchLimit` global batches count.
+    /// A deterministic pass puts each global batch's sums in its own slot and adds the slots in
+    /// order (`SlottedSums`), so the result is the same bits on any number of ranks.
+    static func evaluationPass(model: FlowformerModel<Float>, loader: EvaluationLoader, context: ForwardContext,
+                               batchLimit: Int, deterministic: Bool,
+                               sumAcrossRanks: (UnsafeMutableBufferPointer<Double>) throws -> Void) throws -> LossSums {
+        if deterministic {
+            let partition = loader.partition
+            var slots = SlottedSums(slots: partition.globalBatchCount)
+            var index = partition.firstGlobalBatch
+            while batchLimit == 0 || index < batchLimit, let batch = try loader.next() {
+                slots.set(index, model.forward(batch, rows: 0, count: batch.count, context: context))
+                index += 1
+            }
+            return try slots.total(sumAcrossRanks)
+        }
+        var sums = LossSums()
         var batches = 0
-        let limit = config.train.evalBatches
-        while limit == 0 || batches < limit, let batch = try loader.next() {
+        while batchLimit == 0 || batches < batchLimit, let batch = try loader.next() {
             sums += model.forward(batch, rows: 0, count: batch.count, context: context)
             batches += 1
         }
-        try sums.reduce { try allReduceWithTimeout($0, op: .sum) }
-        return EvaluationResult(sums)
+        try sums.reduce(sumAcrossRanks)
+        return sums
     }
 
     func evaluateAndRecord() throws {
@@ -172,7 +197,8 @@ extension Trainer {
                     directory: config.checkpoint.dir, table: model.table,
                     parameters: model.parameters.pointer,
                     optimizerStates: optimizer.stateBuffers.map { (name: $0.name, buffer: UnsafePointer($0.buffer.pointer)) },
-                    trainer: state, configText: config.yaml, beforeRename: { beforeRename(step) },
+                    trainer: state, configText: config.yaml,
+                    gradientExponents: trainingStep.gradientExponents, beforeRename: { beforeRename(step) },
                     fetchOptimizerState: fetch)
                 try shardedState?.finishGathers()
             } catch {

@@ -123,6 +123,7 @@ public final class Trainer {
 
         // 4. Model and optimizer; rank 0 initialises or loads, then broadcasts.
         let model = FlowformerModel<Float>(config: config.model, maxBatch: config.train.microBatch)
+        model.precision = config.train.precision
         let sharded = config.train.shardOptimizer && communicator.size > 1
             ? ShardedGradient(gradients: model.gradients.pointer, count: model.table.count, rank: communicator.rank,
                               worldSize: communicator.size) : nil
@@ -151,6 +152,15 @@ public final class Trainer {
             }
             model.initializeParameters(seed: state.seed)
             return state.broadcastText
+        }
+        // A deterministic run continues with the exponents its checkpoint saved ("" for none).
+        let savedExponents = try communicator.rootDecides {
+            guard config.train.deterministic, let reader = pendingReader,
+                  let exponents = try reader.readGradientExponents(table: model.table) else { return "" }
+            if let bad = exponents.first(where: { !FixedPoint.exponentRange.contains($0) }) {
+                throw TrainingError("\(reader.path): /trainer/\(CheckpointWriter.gradientExponentsName) holds \(bad), outside \(FixedPoint.exponentRange)")
+            }
+            return exponents.map(String.init).joined(separator: " ")
         }
         guard let loaded = TrainerState(broadcastText: loadedState) else {
             throw TrainingError("internal: cannot decode the trainer state '\(loadedState)'")
@@ -182,7 +192,8 @@ public final class Trainer {
         validationLoader = try communicator.allSucceed {
             try validationSplit.map {
                 try EvaluationLoader(split: $0, batchSize: config.train.microBatch, worldSize: communicator.size,
-                                     rank: communicator.rank, sequenceLength: sequenceLength)
+                                     rank: communicator.rank, sequenceLength: sequenceLength,
+                                     alignedToBatches: config.train.deterministic)
             }
         }
 
@@ -193,7 +204,9 @@ public final class Trainer {
                                     clipNorm: Float(config.train.clipGradNorm),
                                     bucketBytes: Int(config.train.bucketMb * 1_048_576),
                                     overlap: config.train.overlapComm, collectiveTimeout: options.collectiveTimeout,
-                                    hooks: options.hooks, sharded: sharded)
+                                    deterministic: config.train.deterministic,
+                                    gradientExponents: savedExponents.isEmpty ? nil : savedExponents.split(separator: " ").compactMap { Int($0) },
+                                    allreduceDtype: config.train.allreduceDtype, hooks: options.hooks, sharded: sharded)
         metrics = try communicator.allSucceed {
             guard isRoot else { return nil }
             try FileManager.default.createDirectory(atPath: config.checkpoint.dir, withIntermediateDirectories: true)
@@ -203,7 +216,10 @@ public final class Trainer {
         if isRoot {
             print("flowformer train: \(communicator.size) rank(s), \(model.table.count) parameters, "
                   + "\(totalSteps) steps of \(config.train.globalBatch) samples (\(trainingStep.accumulation) micro-batch(es) of \(config.train.microBatch) per rank per step), "
-                  + "\(trainLoader.batchesPerEpoch) steps per epoch, \(KernelVariant.active.rawValue) kernels")
+                  + "\(trainLoader.batchesPerEpoch) steps per epoch, \(KernelVariant.active.rawValue) kernels, "
+                  + "\(config.train.precision.rawValue) products, \(config.train.allreduceDtype.rawValue) all-reduce"
+                  + (config.train.deterministic ? ", deterministic (exact gradient sums)" : ""))
+            if config.train.precision == .bf16, let notice = BFloat16Gemm.slowPathNotice { print(notice) }
             print("resolved configuration:\n" + config.yaml)
         }
     }

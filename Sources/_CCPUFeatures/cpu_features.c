@@ -1,4 +1,4 @@
-// CPUID / XGETBV checks for the x86-64-v3 level (see cpu_features.h). Compiled for the baseline
+// CPUID / XGETBV checks for the x86-64-v3 and v4 levels and AVX512_BF16 (see cpu_features.h). Compiled for the baseline
 // target: nothing here may itself use an instruction it is testing for.
 #include "cpu_features.h"
 
@@ -40,7 +40,16 @@ int flowformer_cpu_supports_x86_64_v4(void) {
         if (!bit(ebx, leaf7[i])) return 0;
     return 1;
 }
+int flowformer_cpu_supports_avx512_bf16(void) {
+    if (!flowformer_cpu_supports_x86_64_v4()) return 0;   // includes the XCR0 check for ZMM state
+    unsigned eax, ebx, ecx, edx;
+    // Leaf 7, sub-leaf 1, EAX: AVX512_BF16 5 (VCVTNE2PS2BF16, VCVTNEPS2BF16, VDPBF16PS).
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || eax < 1) return 0;
+    if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return 0;
+    return bit(eax, 5);
+}
 #else
 int flowformer_cpu_supports_x86_64_v3(void) { return 0; }
 int flowformer_cpu_supports_x86_64_v4(void) { return 0; }
+int flowformer_cpu_supports_avx512_bf16(void) { return 0; }
 #endif

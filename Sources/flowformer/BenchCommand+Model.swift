@@ -3,6 +3,7 @@ import Benchmarks
 import FlowModel
 import Foundation
 import MPIComm
+import TensorKernels
 import Training
 
 /// `flowformer bench model`: training throughput of one configuration, on one rank or (under
@@ -59,10 +60,16 @@ struct BenchModelCommand: FlowformerCommand {
     @Option(help: "LM sequence length (overrides the preset's 1024).") var seqLen: Int?
     @Option(help: "Global batch (overrides the preset's).") var batch: Int?
     @Option(help: "BLAS threads per rank.") var threads = 1
+    @Option(help: "Linear products: fp32 or bf16 (train.precision).") var precision = "fp32"
+    @Option(help: "Gradients on the wire: fp32 or bf16 (train.allreduce_dtype).") var allreduceDtype = "fp32"
     @Option(help: "Timed steps.") var steps = 3
     @Option(help: "Untimed steps first.") var warmup = 1
     @Flag(inversion: .prefixedNo, help: "With several ranks: all-reduce each block's gradients during backward.")
     var overlap = true
+    @Flag(help: "Time the step with train.deterministic against without, alternating in one process (prints both and the ratio).")
+    var compareDeterministic = false
+    @Option(help: "With --compare-deterministic: samples per micro-batch (default: the whole per-rank batch).")
+    var microBatch: Int?
     @Option(help: ArgumentHelp("Training split to read batches from (default: inputs made in memory).",
                                valueName: "file.h5"))
     var data: String?
@@ -84,6 +91,12 @@ struct BenchModelCommand: FlowformerCommand {
             throw ValidationError("--attention: unknown kind '\(attention)' (flow, softmax, linear)")
         }
         if seqLen != nil && config != .lm { throw ValidationError("--seq-len applies to --config lm only") }
+        guard MatmulPrecision(rawValue: precision) != nil else {
+            throw ValidationError("--precision: unknown '\(precision)' (fp32, bf16)")
+        }
+        guard AllReduceDtype(rawValue: allreduceDtype) != nil else {
+            throw ValidationError("--allreduce-dtype: unknown '\(allreduceDtype)' (fp32, bf16)")
+        }
     }
 
     /// The settings this invocation asks for (`--quick`: seq 64, batch 2, one step, no warm-up).
@@ -99,9 +112,12 @@ struct BenchModelCommand: FlowformerCommand {
             timed = 1
             untimed = 0
         }
-        return ModelBenchmarkSettings(config: modelConfig, globalBatch: globalBatch, threads: threads,
-                                      warmupSteps: untimed, timedSteps: timed, overlap: overlap, dataFile: data,
-                                      attentionChunk: attentionChunk, singleThreadPeakGflops: peakGflops)
+        var settings = ModelBenchmarkSettings(config: modelConfig, globalBatch: globalBatch, threads: threads,
+                                              warmupSteps: untimed, timedSteps: timed, overlap: overlap, dataFile: data,
+                                              attentionChunk: attentionChunk, singleThreadPeakGflops: peakGflops)
+        settings.precision = MatmulPrecision(rawValue: precision) ?? .fp32
+        settings.allreduceDtype = AllReduceDtype(rawValue: allreduceDtype) ?? .fp32
+        return settings
     }
 
     func execute() throws -> Int32 {
@@ -117,6 +133,22 @@ struct BenchModelCommand: FlowformerCommand {
         }
         guard settings.globalBatch % world.size == 0 else {
             throw ValidationError("--batch \(settings.globalBatch) is not a multiple of the \(world.size) ranks")
+        }
+        if compareDeterministic {
+            let cost = try DeterministicCost.run(settings, microBatch: microBatch ?? settings.globalBatch / world.size, world: world)
+            if world.isRoot {
+                func line(_ name: String, _ t: TimingSummary) -> String {
+                    "\(name): median \(formatFixed(t.median * 1000, digits: 1)) ms, min \(formatFixed(t.min * 1000, digits: 1)) ms over \(t.count) steps"
+                }
+                let micro = microBatch ?? settings.globalBatch / world.size
+                print("\(config.rawValue), \(world.size) rank(s), global batch \(settings.globalBatch), \(settings.globalBatch / world.size / micro) micro-batch(es) of \(micro) per rank, \(cost.parameterCount) parameters, \(KernelVariant.active.rawValue) kernels")
+                print(line("ordinary     ", cost.ordinary))
+                print(line("deterministic", cost.deterministic))
+                print("ratio deterministic / ordinary: median \(formatFixed(cost.medianRatio, digits: 3))×, min \(formatFixed(cost.minimumRatio, digits: 3))×; steps computed again: \(cost.recomputed)")
+                print("added arithmetic (best of 20, \(cost.parameterCount) values): quantise one micro-batch \(formatFixed(cost.quantizeSeconds * 1000, digits: 2)) ms, convert back once per step \(formatFixed(cost.dequantizeSeconds * 1000, digits: 2)) ms")
+                print("gradient all-reduce per step: \(formatFixed(Double(cost.parameterCount * 4) / 1_048_576, digits: 2)) MiB ordinary, \(formatFixed(Double(cost.parameterCount * 8) / 1_048_576, digits: 2)) MiB deterministic (2.00×)")
+            }
+            return ExitStatus.success
         }
         let result = try ModelBenchmark.run(settings, world: world)
         if world.isRoot {

@@ -17,7 +17,8 @@ struct BenchCommand: ParsableCommand {
             --quick shrinks everything to a smoke test whose figures are not results.
             """,
         subcommands: [BenchAllCommand.self, BenchSgemmCommand.self, BenchAttentionCommand.self,
-                      BenchModelCommand.self, BenchReaderCommand.self, BenchAllReduceCommand.self]
+                      BenchModelCommand.self, BenchReaderCommand.self, BenchAllReduceCommand.self,
+                      BenchGenerateCommand.self]
     )
 }
 

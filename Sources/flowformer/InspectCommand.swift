@@ -24,7 +24,12 @@ struct InspectCommand: FlowformerCommand {
         try reader.readParameters(table: table, into: parameters.pointer)
         let states = try reader.optimizerStateNames(table: table)
         let scratch = Tensor<Float>(shape: [table.count])
-        for state in states { try reader.readOptimizerState(state, table: table, into: scratch.pointer) }
+        var modelDigest = ContentDigest(), optimizerDigest = ContentDigest()
+        modelDigest.add(UnsafeRawBufferPointer(parameters.buffer))
+        for state in states {
+            try reader.readOptimizerState(state, table: table, into: scratch.pointer)
+            optimizerDigest.add(UnsafeRawBufferPointer(scratch.buffer))
+        }
 
         let t = reader.trainer
         print("checkpoint \(checkpoint)")
@@ -34,6 +39,10 @@ struct InspectCommand: FlowformerCommand {
             print("  \(field.key.padding(toLength: keyWidth, withPad: " ", startingAt: 0))  \(field.text(t))")
         }
         print("optimizer state: \(states.isEmpty ? "none" : states.joined(separator: ", ")); all checksums verified")
+        print("digest: model \(modelDigest.hex), optimizer \(optimizerDigest.hex) (FNV-1a 64 of the float32 bits in table order; equal digests: equal bits)")
+        if let exponents = try reader.readGradientExponents(table: table) {
+            print("deterministic run: gradient exponents for the next step \(exponents.min() ?? 0) … \(exponents.max() ?? 0)")
+        }
         print("")
         print("configuration:")
         print(reader.configText.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))

@@ -10,7 +10,7 @@ import Training
 /// `flowformer selftest`: checks, on every rank, that this installation's MPI works as the
 /// trainer uses it. Each rank prints one line,
 ///
-///     rank R/N: ok allreduce(float,double,int32,int64 × sum,max,min) broadcast nonblocking hdf5
+///     rank R/N: ok allreduce(float,double,int32,int64 × sum,max,min) broadcast nonblocking bf16 gradient all-reduce hdf5
 ///
 /// or `rank R/N: FAILED <what failed>`, and the status is 1 if any check failed on this rank.
 struct SelftestCommand: FlowformerCommand {
@@ -68,6 +68,9 @@ struct SelftestCommand: FlowformerCommand {
             SelftestGroup(name: "allreduce(float,double,int32,int64 × sum,max,min)", run: MPISelftest.allReduce),
             SelftestGroup(name: "broadcast", run: MPISelftest.broadcast),
             SelftestGroup(name: "nonblocking") { try MPISelftest.nonBlocking(world: $0, watchdogSeconds: watchdogSeconds) },
+            SelftestGroup(name: "bf16 gradient all-reduce") {
+                try BFloat16AllReduceSelftest.run(world: $0, watchdogSeconds: watchdogSeconds)
+            },
             SelftestGroup(name: "hdf5", run: HDF5Selftest.roundTrip),
         ]
 

@@ -158,6 +158,17 @@ func runFlowformer(_ arguments: [String], timeoutSeconds: Double = 120, mpiRanks
         Self.checkConsistency(model)
     }
 
+    /// `--compare-deterministic`: both kinds of step timed, their ratio and the all-reduce bytes printed.
+    @Test func compareDeterministicPrintsBothStepsAndTheRatio() throws {
+        let run = try runFlowformer(["bench", "model", "--config", "image", "--quick", "--compare-deterministic"])
+        #expect(run.status == 0, "\(run)")
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("ordinary     : median ") }, "\(run)")
+        #expect(lines.contains { $0.hasPrefix("deterministic: median ") }, "\(run)")
+        #expect(lines.contains { $0.hasPrefix("ratio deterministic / ordinary: median ") }, "\(run)")
+        #expect(lines.contains { $0.contains("deterministic (2.00×)") }, "\(run)")
+    }
+
     @Test func batchThatDoesNotSplitOverRanksIsAnError() throws {
         let run = try runMpirun(ranks: 2, ["bench", "model", "--config", "lm", "--quick", "--batch", "1"])
         #expect(run.status != 0, "\(run)")

@@ -32,5 +32,11 @@ import TensorKernels
         if KernelVariant.active.usesAVX512Gemm {
             #expect(used.contains { $0.implementation == .avx512 && $0.bestGflops > 0 })
         }
+        if KernelVariant.active.usesBFloat16Gemm {
+            #expect(used.contains { $0.implementation == .bf16 && $0.bestGflops > 0 })
+        }
+        // The bf16 GEMM is not an fp32 GEMM: the peak that MFU divides by ignores it.
+        let fp32Best = used.filter { $0.implementation != .bf16 }.map(\.bestGflops).max()
+        #expect(SgemmBenchmark.peakGflops(used, threads: 1) == fp32Best)
     }
 }

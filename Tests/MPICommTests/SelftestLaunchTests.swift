@@ -7,7 +7,7 @@ import Testing
 @Suite(.serialized)
 struct SelftestLaunchTests {
     /// What every rank prints after the MPI checks pass (later groups may follow on the line).
-    static let okChecks = "ok allreduce(float,double,int32,int64 × sum,max,min) broadcast nonblocking hdf5"
+    static let okChecks = "ok allreduce(float,double,int32,int64 × sum,max,min) broadcast nonblocking bf16 gradient all-reduce hdf5"
 
     let flowformer: URL
 

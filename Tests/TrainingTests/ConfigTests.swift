@@ -250,6 +250,18 @@ private let minimal = """
         #expect(message("train:\n  betas: [0.9]") == "run.yaml:4: train.betas: expected a list of two numbers, got a list of 1")
         #expect(message("train:\n  betas: [0.9, x]") == #"run.yaml:4: train.betas[1]: expected a number, got "x""#)
         #expect(message("train: 5") == #"run.yaml:3: train: expected a mapping of train keys, got "5""#)
+        #expect(message("train:\n  precision: fp16") == #"run.yaml:4: train.precision: expected one of fp32, bf16, got "fp16""#)
+        #expect(message("train:\n  allreduce_dtype: int8") == #"run.yaml:4: train.allreduce_dtype: expected one of fp32, bf16, got "int8""#)
+    }
+
+    @Test func precisionKeysReadAndRoundTrip() throws {
+        let path = try writeConfig(minimal + "\ntrain:\n  precision: bf16\n  allreduce_dtype: bf16\n")
+        let config = try RunConfig.load(file: path)
+        #expect(config.train.precision == .bf16)
+        #expect(config.train.allreduceDtype == .bf16)
+        #expect(RunConfig().train.precision == .fp32 && RunConfig().train.allreduceDtype == .fp32)
+        let again = try RunConfig.load(file: try writeConfig(config.yaml, name: "again.yaml"))
+        #expect(again == config)
     }
 
     @Test func wholeFileNotAMapping() throws {
@@ -340,8 +352,8 @@ private let minimal = """
         t.momentum = 0.95; t.nesterov = true; t.schedule = .inverseSqrt; t.warmupSteps = 7; t.minLr = 1e-7
         t.lrGamma = 0.3; t.lrStepSize = 11; t.clipGradNorm = 0; t.evalEvery = 0; t.evalBatches = 5; t.logEvery = 1
         t.threads = 2; t.overlapComm = false; t.bucketMb = 0.5; t.checksumEvery = 0; t.maxNanSkips = 4
-        t.augment = false
-        t.memoryCheck = false; t.shardOptimizer = true
+        t.augment = false; t.deterministic = true; t.precision = .bf16
+        t.memoryCheck = false   // allreduce_dtype bf16 and shard_optimizer exclude deterministic: they stay default
         c.train = t
         c.checkpoint.dir = "runs/'weird' dir: yes"; c.checkpoint.every = 0; c.checkpoint.keep = 1; c.checkpoint.keepBest = true
         c.checkpoint.onError = .continue
@@ -356,7 +368,8 @@ private let minimal = """
         #expect(back.yaml == text)
         #expect(c.changedKeys(comparedTo: back).isEmpty)
         // Every key differs from the default, so every key is written and differs.
-        #expect(RunConfig().changedKeys(comparedTo: c).count == RunConfig.keyPaths.count - 1)   // augment stays default
+        // augment, allreduce_dtype and shard_optimizer stay default (the last two exclude deterministic).
+        #expect(RunConfig().changedKeys(comparedTo: c).count == RunConfig.keyPaths.count - 3)
         let defaults = try RunConfig.load(file: nil, overrides: ["data.train=t.h5", "checkpoint.dir=d"])
         #expect(try RunConfig(yaml: defaults.yaml) == defaults)
     }

@@ -24,6 +24,13 @@ MODEL_COMPARISONS = [
     ("LM seq 4096: flow vs PyTorch authors-style flow", "lm4096-flow", "lm4096-flow", None),
     ("image: flow vs PyTorch authors-style flow", "image-flow", "image-flow", 1.5),
     ("image: flow vs PyTorch softmax (SDPA)", "image-flow", "image-softmax", 1.5),
+    # bf16 (train.precision: bf16; PyTorch under torch.autocast bf16). A reference named
+    # "project:NAME" is flowformer's own run NAME (bf16 against fp32 in the same rounds).
+    ("LM seq 1024: flow bf16 vs flowformer flow fp32", "lm-flow-bf16", "project:lm-flow", 1.7),
+    ("LM seq 1024: flow bf16 vs PyTorch softmax (SDPA) bf16 autocast", "lm-flow-bf16", "lm-softmax-bf16", 1.5),
+    ("LM seq 1024: flow fp32 vs PyTorch softmax (SDPA) bf16 autocast", "lm-flow", "lm-softmax-bf16", None),
+    ("image: flow bf16 vs flowformer flow fp32", "image-flow-bf16", "project:image-flow", 1.5),
+    ("image: flow bf16 vs PyTorch softmax (SDPA) bf16 autocast", "image-flow-bf16", "image-softmax-bf16", None),
 ]
 
 
@@ -44,11 +51,16 @@ def load_runs(directory):
 
 def project_model_figures(report):
     model = report["models"][0]
-    return model["tokens_per_second"], model["samples_per_second"], model["peak_resident_mebibytes"]
+    tokens = model["global_batch"] * model["tokens_per_sample"]
+    return (model["tokens_per_second"], model["samples_per_second"], model["peak_resident_mebibytes"],
+            tokens / model["step_cpu_seconds"] if model.get("step_cpu_seconds") else None)
 
 
 def torch_model_figures(result):
-    return result["tokens_per_second"], result["samples_per_second"], result["peak_resident_mebibytes"]
+    tokens = result["global_batch"] * result["tokens_per_sample"]
+    cpu = result.get("step_cpu_seconds_median")
+    return (result["tokens_per_second"], result["samples_per_second"], result["peak_resident_mebibytes"],
+            tokens / cpu if cpu else None)
 
 
 def median_of(values):
@@ -59,7 +71,10 @@ def model_rows(runs):
     rows = []
     for label, project_name, torch_name, target in MODEL_COMPARISONS:
         project = [project_model_figures(r) for r in runs.get(("project", project_name), [])]
-        torch_side = [torch_model_figures(r) for r in runs.get(("torch", torch_name), [])]
+        if torch_name.startswith("project:"):
+            torch_side = [project_model_figures(r) for r in runs.get(("project", torch_name[8:]), [])]
+        else:
+            torch_side = [torch_model_figures(r) for r in runs.get(("torch", torch_name), [])]
         if not project or not torch_side:
             continue
         p_tokens = median_of([f[0] for f in project])
@@ -69,6 +84,10 @@ def model_rows(runs):
         p_memory = median_of([f[2] for f in project])
         t_memory = median_of([f[2] for f in torch_side])
         ratio = p_tokens / t_tokens
+        # Tokens per CPU-second of the (1-thread) process: what the step costs in compute, which
+        # other work on a shared machine changes less than the wall clock.
+        p_cpu = median_of([f[3] for f in project if f[3]])
+        t_cpu = median_of([f[3] for f in torch_side if f[3]])
         rows.append({
             "comparison": label,
             "flowformer_tokens_per_second": p_tokens, "pytorch_tokens_per_second": t_tokens,
@@ -77,6 +96,8 @@ def model_rows(runs):
             "meets_target": None if target is None else ratio >= target,
             "flowformer_peak_mebibytes": p_memory, "pytorch_peak_mebibytes": t_memory,
             "memory_ratio": p_memory / t_memory,
+            "flowformer_tokens_per_cpu_second": p_cpu, "reference_tokens_per_cpu_second": t_cpu,
+            "cpu_time_ratio": p_cpu / t_cpu if p_cpu and t_cpu else None,
             "rounds": min(len(project), len(torch_side)),
         })
     return rows
@@ -149,14 +170,16 @@ def main():
     print()
     if models:
         print_table("training step (forward + backward + AdamW), synthetic inputs",
-                    ["comparison", "flowformer tok/s", "PyTorch tok/s", "ratio", "target", "met",
-                     "flowformer MiB", "PyTorch MiB", "memory ratio", "rounds"],
+                    ["comparison", "flowformer tok/s", "reference tok/s", "ratio", "target", "met",
+                     "flowformer MiB", "reference MiB", "memory ratio", "ratio per CPU-s", "rounds"],
                     [[m["comparison"], fmt(m["flowformer_tokens_per_second"], 0),
                       fmt(m["pytorch_tokens_per_second"], 0), fmt(m["throughput_ratio"], 2) + "x",
                       "" if m["target_ratio"] is None else f">= {m['target_ratio']}x",
                       "" if m["meets_target"] is None else ("yes" if m["meets_target"] else "NO"),
                       fmt(m["flowformer_peak_mebibytes"], 0), fmt(m["pytorch_peak_mebibytes"], 0),
-                      fmt(m["memory_ratio"], 2), m["rounds"]] for m in models])
+                      fmt(m["memory_ratio"], 2),
+                      "" if m["cpu_time_ratio"] is None else fmt(m["cpu_time_ratio"], 2) + "x",
+                      m["rounds"]] for m in models])
     if attention:
         print_table("attention core forward+backward, ms (d_model 256, 8 heads, batch 1)",
                     ["L", "causal", "flowformer flow", "PyTorch flow", "speedup", "PyTorch softmax",

@@ -104,8 +104,8 @@ def side_by_side_tables(result):
             return fmt(m[f"{side}_tokens_per_second"], 0) + " tok/s"
 
         out.append(table(
-            ["comparison", "flowformer", "PyTorch", "ratio", "target", "met", "flowformer MiB",
-             "PyTorch MiB", "memory ratio"],
+            ["comparison", "flowformer", "reference", "ratio", "target", "met", "flowformer MiB",
+             "reference MiB", "memory ratio"],
             [[m["comparison"], rate(m, "flowformer"), rate(m, "pytorch"),
               fmt(m["throughput_ratio"], 2, "×"), "–" if m["target_ratio"] is None else f"≥ {m['target_ratio']}×",
               "–" if m["meets_target"] is None else ("yes" if m["meets_target"] else "**no**"),

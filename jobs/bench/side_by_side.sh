@@ -10,7 +10,8 @@
 #                 torch.set_num_threads and OMP_NUM_THREADS
 #   --out DIR     where the per-run JSON files and side_by_side.json go
 #                 (default runs/bench/side-by-side)
-#   --only LIST   comma-separated subset of: lm, lm-softmax, lm4096, image, attention
+#   --only LIST   comma-separated subset of: lm, lm-softmax, lm4096, image, attention, lm-bf16,
+#                 image-bf16
 #   --quick       one round, one timed step (no warm-up) per run, same shapes: a smoke test,
 #                 not a measurement
 #   --skip-build  use the existing .build/release/flowformer
@@ -22,6 +23,9 @@
 #   lm4096      the LM at seq 4096, batch 2 (same tokens per step): flowformer flow vs both
 #   image       32×32×3, patch 4, d_model 192, 6 heads, 6 layers, ff 768, batch 64:
 #               flowformer flow  vs  PyTorch authors-style flow, PyTorch softmax
+#   lm-bf16     the LM with train.precision bf16 (Linear products on bf16 operands, fp32 sums)
+#               vs PyTorch softmax (SDPA) under bf16 autocast (and flowformer's fp32 lm run)
+#   image-bf16  the image model in bf16 vs PyTorch softmax under bf16 autocast
 #   attention   the cores alone, forward+backward, d_model 256, 8 heads, batch 1,
 #               L = 1024 and 4096, causal and not: flowformer flow vs PyTorch authors-style flow
 #               and PyTorch softmax
@@ -38,7 +42,7 @@ root=$(cd "$here/../.." && pwd)
 rounds=3
 threads=1
 out="$root/runs/bench/side-by-side"
-only="lm,lm-softmax,lm4096,image,attention"
+only="lm,lm-softmax,lm4096,image,attention,lm-bf16,image-bf16"
 quick=0
 build=1
 
@@ -50,7 +54,7 @@ while [ $# -gt 0 ]; do
     --only) only=$2; shift 2 ;;
     --quick) quick=1; rounds=1; shift ;;
     --skip-build) build=0; shift ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "side_by_side.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -140,6 +144,10 @@ for round in $(seq 1 "$rounds"); do
       has lm-softmax && project_model lm-softmax lm softmax
       has lm4096 && project_model lm4096-flow lm flow --seq-len 4096 --batch 2
       has image && project_model image-flow image flow
+      has lm-bf16 && project_model lm-flow-bf16 lm flow --precision bf16
+      has lm-bf16 && ! has lm && project_model lm-flow lm flow
+      has image-bf16 && project_model image-flow-bf16 image flow --precision bf16
+      has image-bf16 && ! has image && project_model image-flow image flow
       if has attention; then
         run project-attention "$flowformer" bench attention --lengths 1024,4096 --kinds flow,softmax \
           --threads "$threads" $quickflag
@@ -152,6 +160,8 @@ for round in $(seq 1 "$rounds"); do
       has lm4096 && torch_model lm4096-softmax lm softmax --seq-len 4096 --batch 2
       has image && torch_model image-flow image flow
       has image && torch_model image-softmax image softmax
+      has lm-bf16 && torch_model lm-softmax-bf16 lm softmax --autocast
+      has image-bf16 && torch_model image-softmax-bf16 image softmax --autocast
       if has attention; then
         for kind in flow softmax; do
           run "torch-attention-$kind" "$python" "$here/torch_bench.py" attention --threads "$threads" \

@@ -247,7 +247,12 @@ def run_model(args):
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        loss = model(inputs, targets)
+        if args.autocast:
+            # CPU autocast: linear / matmul / bmm in bf16, norms, softmax and the loss in fp32.
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = model(inputs, targets)
+        else:
+            loss = model(inputs, targets)
         loss.backward()
         optimizer.step()
         return loss
@@ -255,11 +260,13 @@ def run_model(args):
     for _ in range(args.warmup):
         step()
     times = []
+    cpu_times = []   # process CPU seconds per step (all threads): with 1 thread, the step's compute
     loss = None
     for _ in range(args.steps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         loss = step()
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu_start)
     step_seconds = median(times)
     batch = config["batch"]
     return {
@@ -269,12 +276,14 @@ def run_model(args):
         "implementation": "authors-style flow (cumulative outer products)" if args.attention == "flow"
                           else "scaled_dot_product_attention",
         "threads": torch.get_num_threads(),
+        "precision": "bf16 autocast" if args.autocast else "fp32",
         "global_batch": batch,
         "tokens_per_sample": tokens_per_sample,
         "parameter_count": sum(p.numel() for p in model.parameters()),
         "timed_steps": len(times),
         "step_seconds_median": step_seconds,
         "step_seconds_min": min(times),
+        "step_cpu_seconds_median": median(cpu_times),
         "samples_per_second": batch / step_seconds,
         "tokens_per_second": batch * tokens_per_sample / step_seconds,
         "last_loss": float(loss),
@@ -375,6 +384,8 @@ def main():
     model.add_argument("--batch", type=int, help="override the batch size")
     model.add_argument("--steps", type=int, default=3, help="timed steps")
     model.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    model.add_argument("--autocast", action="store_true",
+                       help="forward under torch.autocast('cpu', dtype=torch.bfloat16)")
 
     attention = commands.add_parser("attention", parents=[common], help="one attention core, forward + backward")
     attention.add_argument("--kind", choices=["flow", "softmax"], required=True)

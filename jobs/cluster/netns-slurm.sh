@@ -15,6 +15,9 @@
 # slurmd has a private /tmp (a tmpfs in a mount namespace of its own), else the slurmstepds of
 # two nodes collide on PMIx's /tmp/spmix_appdir_… directory; the spool and PID files carry the
 # node name (%n); the recorded PIDs are the daemons' own (every wrapper execs).
+# SlurmdTimeout is 40 s: a node that stops answering is marked down after that. Shorter, Slurm's own
+# node-failure requeue races the batch script's requeue after the trainer's collective timeout
+# (seen with 20 s and a 15 s collective timeout: the job ended FAILED).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cluster_dir=${FLOWFORMER_CLUSTER_DIR:-/var/tmp/flowformer-cluster}
@@ -81,7 +84,7 @@ ReturnToService=2
 SchedulerType=sched/backfill
 KillWait=10
 MinJobAge=300
-SlurmdTimeout=20
+SlurmdTimeout=40
 CONF
   for i in $(seq "$nodes"); do echo "NodeName=node$i NodeAddr=198.18.0.$i CPUs=$cpus State=UNKNOWN"; done
   echo "PartitionName=virtual Nodes=node[1-$nodes] Default=YES MaxTime=INFINITE State=UP"

@@ -21,7 +21,7 @@ enum DispatchedKernels {
     }
 
     /// C = op(A) · op(B) + beta · C, row-major (`TensorKernels.matmul`), for the Linear layers:
-    /// the AVX-512 GEMM for Float under `x86-64-v4` (split over `BLASThreads.requested` threads
+    /// the bf16 GEMM when the calling model runs in bf16 (`MatmulPrecision.current`), else the AVX-512 GEMM for Float under `x86-64-v4` (split over `BLASThreads.requested` threads
     /// by `ParallelGemm`), else BLAS.
     @inline(__always)
     static func matmul<Scalar: TensorScalar>(
@@ -29,6 +29,12 @@ enum DispatchedKernels {
         _ b: UnsafePointer<Scalar>, transposeB: Bool = false,
         into c: UnsafeMutablePointer<Scalar>, m: Int, n: Int, k: Int, beta: Scalar = 0
     ) {
+        if Scalar.self == Float.self && MatmulPrecision.current == .bf16 {
+            BFloat16Gemm.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                                  a: a.asFloat, lda: transposeA ? m : k, b: b.asFloat, ldb: transposeB ? k : n,
+                                  beta: Float(beta), c: c.asFloat, ldc: n, threads: BLASThreads.requested)
+            return
+        }
         #if arch(x86_64)
         if Scalar.self == Float.self && KernelVariant.active.usesAVX512Gemm {
             ParallelGemm.shared.run(threads: BLASThreads.requested, transposeA: transposeA, transposeB: transposeB,
@@ -50,6 +56,12 @@ enum DispatchedKernels {
         _ x: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>?,
         rows: Int, inFeatures: Int, outFeatures: Int, into y: UnsafeMutablePointer<Scalar>
     ) {
+        if Scalar.self == Float.self && MatmulPrecision.current == .bf16 {
+            BFloat16Gemm.multiply(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                                  a: x.asFloat, lda: inFeatures, b: weight.asFloat, ldb: inFeatures, beta: 0,
+                                  c: y.asFloat, ldc: outFeatures, bias: bias?.asFloat, threads: BLASThreads.requested)
+            return
+        }
         #if arch(x86_64)
         if Scalar.self == Float.self && KernelVariant.active.usesAVX512Gemm {
             ParallelGemm.shared.run(threads: BLASThreads.requested, transposeA: false, transposeB: true, m: rows,

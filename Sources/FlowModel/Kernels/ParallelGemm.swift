@@ -3,6 +3,7 @@
 import Glibc
 #endif
 import TensorKernelsAVX512
+import _CBFloat16Gemm
 
 /// The AVX-512 GEMM split over the threads of `WorkerThreads` (for `train.threads` > 1, one rank
 /// owning several cores):
@@ -17,6 +18,10 @@ import TensorKernelsAVX512
 final class ParallelGemm: WorkerThreadsJob {
     static let shared = ParallelGemm()
 
+    /// Which GEMM the workers run: the fp32 AVX-512 one, or the VDPBF16PS one (BFloat16Gemm.swift;
+    /// same 12 × 32 tile, so the same cuts give the same bitwise independence of the thread count).
+    enum Kernel { case float32, bfloat16 }
+
     private var mutex = pthread_mutex_t()
     // The current call (set only while `run` runs).
     private var transposeA = false, transposeB = false
@@ -28,6 +33,8 @@ final class ParallelGemm: WorkerThreadsJob {
     private var bias: UnsafePointer<Float>?
     private var threads = 1
     private var splitColumns = true
+    private var kernel = Kernel.float32
+    private var alpha: Float = 1
 
     private init() { pthread_mutex_init(&mutex, nil) }
 
@@ -35,10 +42,11 @@ final class ParallelGemm: WorkerThreadsJob {
     /// threads (leading dimensions as in `sgemm`); one thread calls `AVX512Gemm.sgemm` directly.
     func run(threads: Int, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil) {
+             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
+             kernel: Kernel = .float32, alpha: Float = 1) {
         if threads <= 1 {
-            AVX512Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
-                             a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias)
+            Self.product(kernel, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias)
             return
         }
         pthread_mutex_lock(&mutex)
@@ -47,6 +55,7 @@ final class ParallelGemm: WorkerThreadsJob {
         self.transposeB = transposeB
         (self.m, self.n, self.k, self.lda, self.ldb, self.ldc) = (m, n, k, lda, ldb, ldc)
         (self.a, self.b, self.c, self.beta, self.bias) = (a, b, c, beta, bias)
+        (self.kernel, self.alpha) = (kernel, alpha)
         splitColumns = n >= 2 * AVX512Gemm.nr * threads
         self.threads = threads
         WorkerThreads.shared.run(threads: threads, self)
@@ -70,17 +79,32 @@ final class ParallelGemm: WorkerThreadsJob {
             let columns = share(worker, of: n, tile: AVX512Gemm.nr)
             if columns.isEmpty { return }
             let bSlice = transposeB ? b + columns.lowerBound &* ldb : b + columns.lowerBound
-            AVX512Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: columns.count, k: k,
-                             alpha: 1, a: a, lda: lda, b: bSlice, ldb: ldb,
-                             beta: beta, c: c + columns.lowerBound, ldc: ldc, bias: bias.map { $0 + columns.lowerBound })
+            Self.product(kernel, transposeA: transposeA, transposeB: transposeB, m: m, n: columns.count, k: k,
+                         alpha: alpha, a: a, lda: lda, b: bSlice, ldb: ldb,
+                         beta: beta, c: c + columns.lowerBound, ldc: ldc, bias: bias.map { $0 + columns.lowerBound })
         } else {
             // Rows i ..< i + height of C and op(A).
             let rows = share(worker, of: m, tile: AVX512Gemm.mr)
             if rows.isEmpty { return }
             let aSlice = transposeA ? a + rows.lowerBound : a + rows.lowerBound &* lda
-            AVX512Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k,
-                             alpha: 1, a: aSlice, lda: lda, b: b, ldb: ldb,
-                             beta: beta, c: c + rows.lowerBound &* ldc, ldc: ldc, bias: bias)
+            Self.product(kernel, transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k,
+                         alpha: alpha, a: aSlice, lda: lda, b: b, ldb: ldb,
+                         beta: beta, c: c + rows.lowerBound &* ldc, ldc: ldc, bias: bias)
+        }
+    }
+
+    /// One thread's product on `kernel`.
+    @inline(__always)
+    private static func product(_ kernel: Kernel, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                                alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?) {
+        switch kernel {
+        case .float32:
+            AVX512Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                             a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias)
+        case .bfloat16:
+            flowformer_bf16_gemm(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta,
+                                 c, ldc, bias)
         }
     }
 }

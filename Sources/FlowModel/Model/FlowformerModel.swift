@@ -24,6 +24,9 @@ public final class FlowformerModel<Scalar: TensorScalar> {
     public let gradients: Tensor<Scalar>
     /// Largest n that `forward` accepts.
     public let maxBatch: Int
+    /// The arithmetic of the Linear products in `forward` and `backward` (`train.precision`;
+    /// Float models only, see `MatmulPrecision`). Parameters and gradients stay Scalar either way.
+    public var precision: MatmulPrecision = .fp32
 
     let tokens: Int      // T: tokens per sample seen by the blocks
     let rowsPerSample: Int  // R: logit rows per sample (T for lm, 1 for the classifiers)
@@ -128,6 +131,11 @@ public final class FlowformerModel<Scalar: TensorScalar> {
     public func forward(_ input: ModelInput<Scalar>, targets: UnsafePointer<Int32>, count n: Int,
                         context: ForwardContext) -> LossSums {
         precondition(n >= 1 && n <= maxBatch, "forward: batch of \(n) samples outside 1...\(maxBatch)")
+        return MatmulPrecision.with(precision) { forwardBody(input, targets: targets, count: n, context: context) }
+    }
+
+    private func forwardBody(_ input: ModelInput<Scalar>, targets: UnsafePointer<Int32>, count n: Int,
+                             context: ForwardContext) -> LossSums {
         let p = UnsafePointer(parameters.pointer)
         embeddingForward(input, samples: n, parameters: p)
         for i in 0..<blocks.count {  // index loops: iterators allocate in unoptimised builds
@@ -151,6 +159,13 @@ public final class FlowformerModel<Scalar: TensorScalar> {
             preconditionFailure("backward called without a forward since the last backward")
         }
         pending = nil
+        MatmulPrecision.with(precision) {
+            backwardBody(samples: n, context: context, lossScale: lossScale, onGradientsReady: onGradientsReady)
+        }
+    }
+
+    private func backwardBody(samples n: Int, context: ForwardContext, lossScale: Scalar,
+                              onGradientsReady: ((Range<Int>) -> Void)?) {
         let p = UnsafePointer(parameters.pointer), g = gradients.pointer
         headBackward(lossScale: lossScale, samples: n, parameters: p, gradients: g)
         onGradientsReady?(layout.final)

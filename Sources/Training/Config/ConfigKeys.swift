@@ -136,6 +136,9 @@ extension RunConfig {
         .boolean("train", "augment", \.train.augment),
         .boolean("train", "memory_check", \.train.memoryCheck),
         .boolean("train", "shard_optimizer", \.train.shardOptimizer),
+        .boolean("train", "deterministic", \.train.deterministic),
+        .choice("train", "precision", \.train.precision),
+        .choice("train", "allreduce_dtype", \.train.allreduceDtype),
 
         .string("checkpoint", "dir", \.checkpoint.dir),
         .integer("checkpoint", "every", \.checkpoint.every),

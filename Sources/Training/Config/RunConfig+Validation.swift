@@ -1,4 +1,5 @@
 import FlowModel
+import TensorKernels
 
 extension RunConfig {
     /// Checks every value and combination that needs neither data nor MPI: positive sizes, heads
@@ -115,10 +116,19 @@ extension RunConfig {
         try atLeast(t.logEvery, 1, "train.log_every")
         try atLeast(t.threads, 1, "train.threads")
         try check(t.bucketMb > 0, "train.bucket_mb", reason: "must be > 0, got \(yamlNumber(t.bucketMb))")
+        try check(!(t.deterministic && t.allreduceDtype == .bf16), "train.allreduce_dtype", "train.deterministic",
+                  reason: "deterministic runs sum gradients exactly as Int64; use allreduce_dtype: fp32")
+        try check(!(t.shardOptimizer && t.deterministic), "train.shard_optimizer", "train.deterministic",
+                  reason: "the sharded optimizer reduce-scatters Float gradients; deterministic runs are not sharded yet")
+        try check(!(t.shardOptimizer && t.allreduceDtype == .bf16), "train.shard_optimizer", "train.allreduce_dtype",
+                  reason: "the sharded optimizer reduce-scatters fp32 gradients; use allreduce_dtype: fp32")
         try atLeast(t.checksumEvery, 0, "train.checksum_every")
         try atLeast(t.maxNanSkips, 0, "train.max_nan_skips")
         try check(!t.augment || m.kind == .image, "train.augment", "model.kind",
                   reason: "augmentation (random crop and flip) is only for model.kind image, not \(m.kind.rawValue)")
+        try check(!t.deterministic || t.globalBatch / max(t.microBatch, 1) <= FixedPointExponents.maxTerms,
+                  "train.deterministic", "train.global_batch",
+                  reason: "exact gradient sums support at most \(FixedPointExponents.maxTerms) micro-batches per step")
 
         // checkpoint
         try check(!checkpoint.dir.isEmpty, "checkpoint.dir", reason: "required: the directory for checkpoints and metrics")

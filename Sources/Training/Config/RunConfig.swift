@@ -102,8 +102,23 @@ public struct TrainConfig: Sendable, Equatable {
     /// `shard_optimizer` — ZeRO stage 1: each rank keeps the optimizer state of its 1/W of the
     /// parameters; gradients are reduce-scattered, updated parameters all-gathered.
     public var shardOptimizer = false
+    /// `deterministic` — the same bits for any number of ranks: micro-batch gradients are summed
+    /// exactly in Int64 fixed point, loss and evaluation sums in a fixed order (Training/README.md).
+    public var deterministic = false
+    /// `precision` — fp32 | bf16: the arithmetic of the Linear layers' products (`MatmulPrecision`).
+    public var precision: MatmulPrecision = .fp32
+    /// `allreduce_dtype` — fp32 | bf16: the element type of gradients on the wire.
+    public var allreduceDtype: AllReduceDtype = .fp32
 
     public init() {}
+}
+
+/// `train.allreduce_dtype`: how gradients travel in the all-reduce.
+public enum AllReduceDtype: String, CaseIterable, Sendable {
+    /// Float32 values, summed in Float32.
+    case fp32
+    /// Each value rounded to bfloat16 (half the bytes), summed in Float32.
+    case bf16
 }
 
 /// `checkpoint:` — checkpoints and `metrics.jsonl` live in `dir`.

@@ -12,6 +12,10 @@ int flowformer_cpu_supports_x86_64_v3(void);
 /// AVX512VL, and the operating system saves the opmask and ZMM registers (XCR0 bits 5–7).
 int flowformer_cpu_supports_x86_64_v4(void);
 
+/// 1 when, in addition to x86-64-v4, the CPU has AVX512_BF16 (CPUID leaf 7 sub-leaf 1, EAX bit 5:
+/// VDPBF16PS and the bf16 conversions), which the bf16 GEMM (_CBFloat16Gemm) needs.
+int flowformer_cpu_supports_avx512_bf16(void);
+
 /// Asks the CPU to start loading the cache line at `address` (a hint; never faults).
 static inline void flowformer_prefetch(const void *address) { __builtin_prefetch(address, 0, 3); }
 
