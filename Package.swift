@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TensorKernels"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO", "TensorKernels"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "HDF5IO", "TensorKernels"]),
-        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "FlowModel", "TensorKernels", "flowformer"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "FlowModel", "TensorKernels", "Training", "flowformer"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "HDF5IO", "FlowModel", "Optimizers", "TensorKernels",
                                                          "TestSupport", "flowformer"]),
         .testTarget(name: "ReliabilityTests",

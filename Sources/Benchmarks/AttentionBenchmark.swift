@@ -1,5 +1,6 @@
 import FlowModel
 import TensorKernels
+import Training
 
 /// One attention-core measurement: forward then backward of one `AttentionCore<Float>` on
 /// q, k, v of shape [batch, length, d_model] (self-attention, L = S), inputs drawn normal(0, 1).

@@ -1,5 +1,6 @@
 import Foundation
 import TensorKernels
+import Training
 
 /// Facts about the machine a report was measured on.
 public struct MachineInfo: Codable, Sendable, Equatable {

@@ -1,3 +1,4 @@
+import FlowModel
 /// One training-throughput measurement: steps of forward + backward (+ gradient all-reduce when
 /// ranks > 1) + AdamW on one model configuration.
 public struct ModelResult: Codable, Sendable, Equatable {

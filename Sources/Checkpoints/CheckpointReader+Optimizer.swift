@@ -17,4 +17,13 @@ extension CheckpointReader {
             try readOptimizerState(state.name, table: table, into: state.buffer.pointer)
         }
     }
+
+    /// Checks that the checkpoint holds the optimizer states `names` (a sharded restore then reads
+    /// them entry by entry); the same message as `readOptimizerState(into:)` otherwise.
+    public func requireOptimizerStates(_ names: [String], optimizerName: String, table: ParameterTable) throws {
+        let stored = try optimizerStateNames(table: table)
+        if let missing = names.first(where: { !stored.contains($0) }) {
+            throw CheckpointError(path: path, "holds optimizer state \(stored) but \(optimizerName) needs \(missing)")
+        }
+    }
 }

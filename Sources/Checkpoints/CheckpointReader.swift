@@ -84,6 +84,13 @@ public final class CheckpointReader {
         }
     }
 
+    /// Reads `/optimizer/<entry.name>/<state>` into `values` (`[entry.count]`), for a sharded
+    /// optimizer state restored entry by entry.
+    public func readOptimizerState(_ state: String, entry: ParameterEntry,
+                                   into values: UnsafeMutablePointer<Float>) throws {
+        try readChecksummed("optimizer/" + entry.name + "/" + state, shape: entry.shape, into: values)
+    }
+
     /// `/trainer/gradient_exponents` (a deterministic run's fixed-point exponents, one per
     /// tensor of `table`), or nil when the checkpoint has none.
     public func readGradientExponents(table: ParameterTable) throws -> [Int]? {

@@ -37,13 +37,18 @@ public enum CheckpointWriter {
     ///   - gradientExponents: one per table entry, for deterministic runs; nil otherwise.
     ///   - beforeRename: called once the temporary file is complete and synced (fault-injection
     ///     tests kill the process there).
+    ///   - fetchOptimizerState: when given, the values of state `name` of `entry` come from it
+    ///     (`[entry.count]`, valid until the next call) instead of `buffer + entry.offset`: a
+    ///     sharded optimizer state gathers them entry by entry, in the order the file is written
+    ///     (every entry in table order, its states in `optimizerStates` order).
     public static func write(
         directory: String, table: ParameterTable,
         parameters: UnsafePointer<Float>,
         optimizerStates: [(name: String, buffer: UnsafePointer<Float>)],
         trainer: TrainerState, configText: String,
         gradientExponents: [Int]? = nil,
-        beforeRename: (() -> Void)? = nil
+        beforeRename: (() -> Void)? = nil,
+        fetchOptimizerState: ((_ name: String, _ entry: ParameterEntry) throws -> UnsafePointer<Float>)? = nil
     ) throws -> String {
         let finalPath = directory + "/" + CheckpointDirectory.fileName(step: trainer.step)
         let temporaryPath = directory + "/." + CheckpointDirectory.fileName(step: trainer.step)
@@ -51,7 +56,7 @@ public enum CheckpointWriter {
         do {
             try writeFile(path: temporaryPath, table: table, parameters: parameters,
                           optimizerStates: optimizerStates, trainer: trainer, configText: configText,
-                          gradientExponents: gradientExponents)
+                          gradientExponents: gradientExponents, fetchOptimizerState: fetchOptimizerState)
             try fsyncPath(temporaryPath, directory: false)
             beforeRename?()
             if rename(temporaryPath, finalPath) != 0 {
@@ -73,7 +78,8 @@ public enum CheckpointWriter {
     private static func writeFile(
         path: String, table: ParameterTable, parameters: UnsafePointer<Float>,
         optimizerStates: [(name: String, buffer: UnsafePointer<Float>)],
-        trainer: TrainerState, configText: String, gradientExponents: [Int]?
+        trainer: TrainerState, configText: String, gradientExponents: [Int]?,
+        fetchOptimizerState: ((_ name: String, _ entry: ParameterEntry) throws -> UnsafePointer<Float>)?
     ) throws {
         let file = try HDF5File(path: path, mode: .truncate)
         let model = try file.root.createGroup("model")
@@ -84,7 +90,8 @@ public enum CheckpointWriter {
         for entry in table.entries where !optimizerStates.isEmpty {
             let group = try optimizer.createGroup(entry.name)
             for state in optimizerStates {
-                try writeChecksummed(group, state.name, shape: entry.shape, values: state.buffer + entry.offset)
+                let values = try fetchOptimizerState?(state.name, entry) ?? state.buffer + entry.offset
+                try writeChecksummed(group, state.name, shape: entry.shape, values: values)
             }
         }
         let attributes = try file.root.createGroup("trainer")

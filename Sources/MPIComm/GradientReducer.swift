@@ -22,6 +22,11 @@
 ///
 /// With `bfloat16OnTheWire` the gradients travel as bfloat16 and are summed in fp32
 /// (`BFloat16GradientExchange`), all at once in `finish()`.
+///
+/// With a `BucketReduction` (ZeRO stage 1: `Training.ShardedGradient`) each bucket is
+/// reduce-scattered instead, in place:
+/// afterwards each rank's gradient buffer holds the sum over ranks only inside its own shard
+/// (the rest is undefined).
 public final class GradientReducer {
     /// The buffer the reducer sums across ranks, [count] elements in the parameter layout.
     public enum ReducedBuffer {
@@ -44,6 +49,7 @@ public final class GradientReducer {
     private let bucketElements: Int
     private let overlap: Bool
     private let timeoutSeconds: Double
+    private let sharded: (any BucketReduction)?
 
     /// The current bucket is gradients[bucketStart ..< bucketEnd]; empty when equal.
     private var bucketStart = 0
@@ -60,17 +66,24 @@ public final class GradientReducer {
     private let bfloat16Exchange: BFloat16GradientExchange?
 
     public convenience init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
-                            bucketBytes: Int, overlap: Bool, timeoutSeconds: Double, bfloat16OnTheWire: Bool = false) {
+                            bucketBytes: Int, overlap: Bool, timeoutSeconds: Double, bfloat16OnTheWire: Bool = false,
+                            sharded: (any BucketReduction)? = nil) {
         self.init(communicator: communicator, buffer: .float(gradients), count: count, bucketBytes: bucketBytes,
-                  overlap: overlap, timeoutSeconds: timeoutSeconds, bfloat16OnTheWire: bfloat16OnTheWire)
+                  overlap: overlap, timeoutSeconds: timeoutSeconds, bfloat16OnTheWire: bfloat16OnTheWire,
+                  sharded: sharded)
     }
 
-    /// - Parameter buffer: what to sum, `[count]`.
+    /// - Parameters:
+    ///   - buffer: what to sum, `[count]`.
+    ///   - sharded: reduce-scatter into this rank's shard instead of all-reducing (Float buffer,
+    ///     not with `bfloat16OnTheWire`).
     public init(communicator: Communicator, buffer: ReducedBuffer, count: Int,
-                bucketBytes: Int, overlap: Bool, timeoutSeconds: Double, bfloat16OnTheWire: Bool = false) {
+                bucketBytes: Int, overlap: Bool, timeoutSeconds: Double, bfloat16OnTheWire: Bool = false,
+                sharded: (any BucketReduction)? = nil) {
         if case .fixedPoint = buffer {
-            precondition(!bfloat16OnTheWire, "bf16 on the wire applies to Float gradients only")
+            precondition(!bfloat16OnTheWire && sharded == nil, "bf16 on the wire and sharding apply to Float gradients only")
         }
+        precondition(!(bfloat16OnTheWire && sharded != nil), "the sharded reduction sums fp32 gradients")
         precondition(bucketBytes > 0, "bucket size must be positive")
         bfloat16Exchange = bfloat16OnTheWire && communicator.size > 1
             ? BFloat16GradientExchange(communicator: communicator, count: count) : nil
@@ -80,6 +93,7 @@ public final class GradientReducer {
         self.bucketElements = max(1, bucketBytes / buffer.elementBytes)
         self.overlap = overlap
         self.timeoutSeconds = timeoutSeconds
+        self.sharded = sharded
         inFlight.reserveCapacity(64)
     }
 
@@ -100,6 +114,7 @@ public final class GradientReducer {
         bucketEnd = count
         covered = 0
         inFlight.removeAll(keepingCapacity: true)
+        sharded?.beginStep()
     }
 
     /// Backward's announcement: gradients[range] are final.
@@ -114,7 +129,7 @@ public final class GradientReducer {
     }
 
     /// Starts whatever remains and waits for every reduction: afterwards every rank holds the
-    /// sum of all ranks' gradients.
+    /// sum of all ranks' gradients (sharded: of its shard's gradients, in the shard's buffer).
     public func finish() throws {
         if let announcementError { throw announcementError }
         guard communicator.size > 1 else { return }
@@ -126,6 +141,10 @@ public final class GradientReducer {
                          "backward announced \(covered) of \(count) gradient entries")
             try startBucket()
             for request in inFlight { try request.wait(seconds: timeoutSeconds) }
+            sharded?.finishReduction()
+        } else if let sharded {
+            try sharded.startReduceScatter(0 ..< count, communicator: communicator).wait(seconds: timeoutSeconds)
+            sharded.finishReduction()
         } else {
             try startReduction(0 ..< count).wait(seconds: timeoutSeconds)
         }
@@ -135,7 +154,11 @@ public final class GradientReducer {
 
     private func startBucket() throws {
         guard bucketEnd > bucketStart else { return }
-        inFlight.append(try startReduction(bucketStart ..< bucketEnd))
+        if let sharded {
+            inFlight.append(try sharded.startReduceScatter(bucketStart ..< bucketEnd, communicator: communicator))
+        } else {
+            inFlight.append(try startReduction(bucketStart ..< bucketEnd))
+        }
         bucketEnd = bucketStart
     }
 
@@ -150,4 +173,16 @@ public final class GradientReducer {
                 UnsafeMutableBufferPointer(start: sums + range.lowerBound, count: range.count), op: .sum)
         }
     }
+}
+
+/// What replaces the all-reduce of each gradient bucket when the optimizer state is sharded
+/// (ZeRO stage 1; `Training.ShardedGradient`): every rank starts the same collective per bucket,
+/// in the same order.
+public protocol BucketReduction: AnyObject {
+    /// Before a step's first bucket.
+    func beginStep()
+    /// Starts the reduction of `gradients[range]`, one bucket.
+    func startReduceScatter(_ range: Range<Int>, communicator: Communicator) throws -> MPIRequest
+    /// After every bucket's request of the step has completed.
+    func finishReduction()
 }

@@ -31,10 +31,11 @@ public final class AdamW: Optimizer {
     /// to entries whose `decays` is true.
     public let weightDecay: Float
     public var stepCount: Int = 0
+    public let shard: Range<Int>
 
-    /// First moment m, `[table.count]`.
+    /// First moment m, `[shard.count]`.
     public let expAvg: Tensor<Float>
-    /// Second moment v, `[table.count]`.
+    /// Second moment v, `[shard.count]`.
     public let expAvgSq: Tensor<Float>
 
     private let runs: [DecayRun]
@@ -48,8 +49,9 @@ public final class AdamW: Optimizer {
     ///   - betas: (β₁, β₂), each in [0, 1).
     ///   - eps: ε > 0.
     ///   - weightDecay: λ ≥ 0.
+    ///   - shard: the elements this optimizer updates (nil: all of them; see `Optimizer.shard`).
     public init(table: ParameterTable, betas: (Float, Float) = (0.9, 0.999), eps: Float = 1e-8,
-                weightDecay: Float = 0.01) {
+                weightDecay: Float = 0.01, shard: Range<Int>? = nil) {
         precondition(betas.0 >= 0 && betas.0 < 1, "AdamW beta1 must be in [0, 1), got \(betas.0)")
         precondition(betas.1 >= 0 && betas.1 < 1, "AdamW beta2 must be in [0, 1), got \(betas.1)")
         precondition(eps > 0, "AdamW eps must be > 0, got \(eps)")
@@ -59,9 +61,12 @@ public final class AdamW: Optimizer {
         self.beta2 = betas.1
         self.eps = eps
         self.weightDecay = weightDecay
-        self.expAvg = Tensor<Float>(shape: [table.count])
-        self.expAvgSq = Tensor<Float>(shape: [table.count])
-        self.runs = table.decayRuns
+        let shard = shard ?? 0 ..< table.count
+        precondition(shard.lowerBound >= 0 && shard.upperBound <= table.count, "AdamW shard \(shard) outside 0..<\(table.count)")
+        self.shard = shard
+        self.expAvg = Tensor<Float>(shape: [shard.count])
+        self.expAvgSq = Tensor<Float>(shape: [shard.count])
+        self.runs = table.decayRuns(in: shard)
     }
 
     public func step(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, learningRate: Float) {

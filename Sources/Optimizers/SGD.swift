@@ -25,8 +25,9 @@ public final class SGD: Optimizer {
     /// λ, the L2 coefficient, applied only to entries whose `decays` is true.
     public let weightDecay: Float
     public var stepCount: Int = 0
+    public let shard: Range<Int>
 
-    /// Momentum buffer b, `[table.count]`.
+    /// Momentum buffer b, `[shard.count]`.
     public let momentumBuffer: Tensor<Float>
 
     private let runs: [DecayRun]
@@ -38,7 +39,9 @@ public final class SGD: Optimizer {
     ///   - momentum: μ in [0, 1).
     ///   - nesterov: Nesterov momentum; needs μ > 0.
     ///   - weightDecay: λ ≥ 0.
-    public init(table: ParameterTable, momentum: Float = 0.9, nesterov: Bool = false, weightDecay: Float = 0) {
+    ///   - shard: the elements this optimizer updates (nil: all of them; see `Optimizer.shard`).
+    public init(table: ParameterTable, momentum: Float = 0.9, nesterov: Bool = false, weightDecay: Float = 0,
+                shard: Range<Int>? = nil) {
         precondition(momentum >= 0 && momentum < 1, "SGD momentum must be in [0, 1), got \(momentum)")
         precondition(!nesterov || momentum > 0, "SGD Nesterov momentum needs momentum > 0")
         precondition(weightDecay >= 0, "SGD weightDecay must be >= 0, got \(weightDecay)")
@@ -46,8 +49,11 @@ public final class SGD: Optimizer {
         self.momentum = momentum
         self.nesterov = nesterov
         self.weightDecay = weightDecay
-        self.momentumBuffer = Tensor<Float>(shape: [table.count])
-        self.runs = table.decayRuns
+        let shard = shard ?? 0 ..< table.count
+        precondition(shard.lowerBound >= 0 && shard.upperBound <= table.count, "SGD shard \(shard) outside 0..<\(table.count)")
+        self.shard = shard
+        self.momentumBuffer = Tensor<Float>(shape: [shard.count])
+        self.runs = table.decayRuns(in: shard)
     }
 
     public func step(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, learningRate: Float) {

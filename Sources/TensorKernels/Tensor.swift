@@ -16,6 +16,8 @@ public final class Tensor<Scalar: TensorScalar> {
     public let shape: [Int]
     public let count: Int
     public let pointer: UnsafeMutablePointer<Scalar>
+    /// Bytes of a census tensor's address-space reservation (`TensorCensus`); 0 for a real one.
+    private let censusBytes: Int
 
     /// Alignment of every allocation, in bytes (a cache line; covers AVX-512 loads).
     public static var alignment: Int { 64 }
@@ -29,6 +31,13 @@ public final class Tensor<Scalar: TensorScalar> {
         self.shape = shape
         self.count = shape.reduce(1, *)
         let bytes = max(count, 1) * MemoryLayout<Scalar>.stride
+        if TensorCensus.isActive, let reserved = TensorCensus.reserve(bytes: bytes) {
+            // Address space only, already zero (see TensorCensus).
+            censusBytes = bytes
+            self.pointer = reserved.bindMemory(to: Scalar.self, capacity: max(count, 1))
+            return
+        }
+        censusBytes = 0
         let huge = bytes >= Tensor.hugePageThreshold
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes,
                                                    alignment: huge ? Tensor.hugePageBytes : Tensor.alignment)
@@ -51,7 +60,13 @@ public final class Tensor<Scalar: TensorScalar> {
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit {
+        if censusBytes > 0 {
+            TensorCensus.release(UnsafeMutableRawPointer(pointer), bytes: censusBytes)
+        } else {
+            UnsafeMutableRawPointer(pointer).deallocate()
+        }
+    }
 
     public var buffer: UnsafeMutableBufferPointer<Scalar> { UnsafeMutableBufferPointer(start: pointer, count: count) }
     public var array: [Scalar] { Array(buffer) }

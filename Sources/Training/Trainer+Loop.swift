@@ -40,6 +40,7 @@ extension Trainer {
             window.sums += result.sums
             try finishStep(window: &window, learningRate: learningRate, gradientNorm: result.gradientNorm)
         }
+        try reportPeakMemory()
         return .completed
     }
 

@@ -181,10 +181,15 @@ extension Trainer {
     /// - The other ranks wait for rank 0's result with the collective timeout, so a rank 0 that
     ///   died or was stopped while writing ends the job instead of hanging it.
     func saveCheckpoint(reason: String, optional: Bool = false) throws {
-        if let bad = firstNonFiniteValue() {
+        if let bad = try agreedNonFiniteValue() {
             throw TrainingDiverged("\(bad) is not finite at step \(state.step): checkpoint not written; \(intactCheckpointNote)")
         }
         let step = state.step, beforeRename = options.hooks.beforeCheckpointRename
+        // Sharded: the other ranks hand rank 0 their shards of the optimizer state, entry by
+        // entry, while it writes (ShardedState); then all agree on the outcome as usual.
+        if !isRoot, let shardedState { try shardedState.serveGathers() }
+        shardedState?.beginGathers()
+        let fetch = shardedState.map { gatherer in { (name: String, entry: ParameterEntry) in try gatherer.fetch(name, entry) } }
         let outcome = try communicator.rootDecides(agreeingWith: { try self.allReduceWithTimeout($0, op: .min) }) {
             let path: String
             do {
@@ -193,8 +198,11 @@ extension Trainer {
                     parameters: model.parameters.pointer,
                     optimizerStates: optimizer.stateBuffers.map { (name: $0.name, buffer: UnsafePointer($0.buffer.pointer)) },
                     trainer: state, configText: config.yaml,
-                    gradientExponents: trainingStep.gradientExponents, beforeRename: { beforeRename(step) })
+                    gradientExponents: trainingStep.gradientExponents, beforeRename: { beforeRename(step) },
+                    fetchOptimizerState: fetch)
+                try shardedState?.finishGathers()
             } catch {
+                try shardedState?.finishGathers()   // the other ranks wait in the gathers the writer skipped
                 let newest = (try? CheckpointDirectory(path: config.checkpoint.dir).checkpoints().last?.path) ?? nil
                 let failure = oneLine(error) + "; newest checkpoint on disk: " + (newest ?? "none")
                 guard optional && config.checkpoint.onError == .continue else {
@@ -217,6 +225,19 @@ extension Trainer {
         if case .written(let path) = CheckpointWrite(text: outcome) { lastCheckpoint = path }
     }
 
+    /// The largest peak resident memory of any rank (`VmHWM`), beside the plan's estimate: one
+    /// line and a `memory` metrics record at the end of a run.
+    func reportPeakMemory() throws {
+        var peak = [Int64(ResidentMemory.peakBytes())]
+        try peak.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .max) }
+        guard isRoot else { return }
+        let ratio = Double(peak[0]) / Double(max(plan.total, 1))
+        options.print("peak resident memory: \(formatBytes(Int(peak[0]))) per rank (largest of \(communicator.size)); "
+                      + "planned \(formatBytes(plan.total)) (measured/planned \(String(format: "%.3f", ratio)))")
+        metrics?.append(["event": .string("memory"), "step": .int(state.step), "peak_rss_bytes": .int(Int(peak[0])),
+                         "planned_bytes": .int(plan.total), "world_size": .int(communicator.size)])
+    }
+
     /// Where the last finite state is, for the messages of a run that stops on bad numbers.
     var intactCheckpointNote: String {
         lastCheckpoint.map { "the last checkpoint, \($0), holds finite values" }
@@ -225,18 +246,31 @@ extension Trainer {
 
     /// The first parameter or optimizer-state tensor holding a NaN or ±∞, named for a message;
     /// nil when all are finite. One pass over each buffer, at checkpoints only.
+    /// Sharded, each rank checks its own shard of the optimizer state (parameters are whole
+    /// everywhere).
     func firstNonFiniteValue() -> String? {
-        func firstBad(_ values: UnsafePointer<Float>) -> ParameterEntry? {
+        /// `values` holds elements `range` of the flat buffer.
+        func firstBad(_ values: UnsafePointer<Float>, _ range: Range<Int>) -> ParameterEntry? {
             var index = 0
-            while index < model.table.count, values[index].isFinite { index &+= 1 }
-            guard index < model.table.count else { return nil }
-            return model.table.entries.last { $0.offset <= index }
+            while index < range.count, values[index].isFinite { index &+= 1 }
+            guard index < range.count else { return nil }
+            return model.table.entries.last { $0.offset <= range.lowerBound + index }
         }
-        if let entry = firstBad(model.parameters.pointer) { return "parameter \(entry.name)" }
+        if let entry = firstBad(model.parameters.pointer, 0 ..< model.table.count) { return "parameter \(entry.name)" }
         for state in optimizer.stateBuffers {
-            if let entry = firstBad(state.buffer.pointer) { return "optimizer state \(entry.name)/\(state.name)" }
+            if let entry = firstBad(state.buffer.pointer, optimizer.shard) { return "optimizer state \(entry.name)/\(state.name)" }
         }
         return nil
+    }
+
+    /// `firstNonFiniteValue`, the same on every rank: sharded, the lowest rank that found one
+    /// names it (unsharded every rank holds the same values and finds the same).
+    func agreedNonFiniteValue() throws -> String? {
+        let local = firstNonFiniteValue()
+        guard sharded != nil else { return local }
+        let firstBad = try communicator.allReduce(Int32(local == nil ? communicator.size : communicator.rank), op: .min)
+        guard firstBad < Int32(communicator.size) else { return nil }
+        return try communicator.broadcast(local ?? "", root: Int(firstBad))
     }
 
     func format(_ value: Double, _ decimals: Int) -> String {

@@ -51,9 +51,18 @@ public final class Trainer {
     let trainLoader: TrainingLoader
     let validationLoader: EvaluationLoader?
     let trainingStep: TrainingStep
+    /// ZeRO stage 1 (`train.shard_optimizer` on more than one rank): this rank's shard of the
+    /// reduced gradients and the norm; nil when every rank keeps the whole optimizer state.
+    let sharded: ShardedGradient?
+    /// Moves the sharded optimizer state to and from checkpoints; nil unsharded.
+    let shardedState: ShardedState?
     let metrics: MetricsLog?
     let totalSteps: Int
     var state: TrainerState
+    /// Rank 0's hold on the run directory for the life of the job (nil on the other ranks).
+    let runLock: RunDirectoryLock?
+    /// The memory and time plan made before anything was allocated (this rank's view).
+    let plan: RunPlan
     /// Every rank's host, indexed by rank (gathered at start), to name the ones that stop answering.
     let hostNames: [String]
     /// The link probe's buffers and the per-window timings of every rank (`slowRankReport`).
@@ -74,13 +83,17 @@ public final class Trainer {
 
         // 1. Configuration and resume decision, on rank 0; broadcast as resolved YAML text.
         var pendingReader: CheckpointReader?
+        var runLock: RunDirectoryLock?
         let resolvedYAML = try communicator.rootDecides {
             let requested = try RunConfig.load(file: options.configFile, overrides: options.overrides)
+            // One job per run directory: taken before anything in it is read or written.
+            runLock = try RunDirectoryLock(directory: requested.checkpoint.dir)
             let plan = try ResumePlan.decide(requested: requested, overrides: options.overrides,
                                              mode: options.resume, warn: { print("warning: " + $0) })
             pendingReader = plan.checkpoint
             return plan.config.yaml
         }
+        self.runLock = runLock
         let config = try communicator.allSucceed { try RunConfig(yaml: resolvedYAML, label: "resolved configuration") }
         try communicator.allSucceed { try config.validate(worldSize: communicator.size) }
         self.config = config
@@ -98,19 +111,42 @@ public final class Trainer {
             }
         }
 
-        // 3. Model and optimizer; rank 0 initialises or loads, then broadcasts.
+        // 3. The plan: memory per rank, FLOPs, step time, fit on this node — before any allocation.
+        let plan = try RunPlan.measure(config: config, trainSplit: trainSplit, validationSplit: validationSplit,
+                                       communicator: communicator)
+        self.plan = plan
+        if isRoot { print(plan.table) }
+        try communicator.allSucceed {
+            if !plan.fits && config.train.memoryCheck { throw TrainingError(plan.refusal) }
+        }
+        if !plan.fits && isRoot { print("warning: " + plan.refusal.replacingOccurrences(of: "; or set train.memory_check: false to run anyway", with: "") + " (train.memory_check: false: running anyway)") }
+
+        // 4. Model and optimizer; rank 0 initialises or loads, then broadcasts.
         let model = FlowformerModel<Float>(config: config.model, maxBatch: config.train.microBatch)
         model.precision = config.train.precision
-        let optimizer = config.train.makeOptimizer(table: model.table)
+        let sharded = config.train.shardOptimizer && communicator.size > 1
+            ? ShardedGradient(gradients: model.gradients.pointer, count: model.table.count, rank: communicator.rank,
+                              worldSize: communicator.size) : nil
+        let optimizer = config.train.makeOptimizer(table: model.table, shard: sharded?.shard)
         self.model = model
         self.optimizer = optimizer
+        self.sharded = sharded
+        let shardedState = sharded.map {
+            ShardedState(communicator: communicator, table: model.table, shards: $0.shards, optimizer: optimizer)
+        }
+        self.shardedState = shardedState
         var state = TrainerState()
         state.seed = UInt64(config.train.seed)
         let loadedState = try communicator.rootDecides {
             if let reader = pendingReader {
                 try reader.readParameters(table: model.table, into: model.parameters.pointer)
-                try reader.readOptimizerState(into: optimizer, optimizerName: config.train.optimizer.rawValue,
-                                              table: model.table)
+                if sharded == nil {
+                    try reader.readOptimizerState(into: optimizer, optimizerName: config.train.optimizer.rawValue,
+                                                  table: model.table)
+                } else {
+                    try reader.requireOptimizerStates(optimizer.stateBuffers.map(\.name),
+                                                      optimizerName: config.train.optimizer.rawValue, table: model.table)
+                }
                 print("resuming from \(reader.path) at step \(reader.trainer.step) (\(reader.trainer.samplesSeen) samples seen)")
                 return reader.trainer.broadcastText
             }
@@ -126,18 +162,24 @@ public final class Trainer {
             }
             return exponents.map(String.init).joined(separator: " ")
         }
-        pendingReader = nil
         guard let loaded = TrainerState(broadcastText: loadedState) else {
             throw TrainingError("internal: cannot decode the trainer state '\(loadedState)'")
         }
         state = loaded
         optimizer.stepCount = state.step
         try communicator.broadcast(model.parameters.buffer, root: 0)
-        for buffer in optimizer.stateBuffers { try communicator.broadcast(buffer.buffer.buffer, root: 0) }
+        if let shardedState {
+            // Each rank's shard of the state, entry by entry from rank 0's reader (zeros when fresh).
+            let failure = try shardedState.restore(from: pendingReader)
+            try communicator.allSucceed { if let failure { throw TrainingError(failure) } }
+        } else {
+            for buffer in optimizer.stateBuffers { try communicator.broadcast(buffer.buffer.buffer, root: 0) }
+        }
+        pendingReader = nil
         state.worldSize = communicator.size
         self.state = state
 
-        // 4. Loaders at the saved position.
+        // 5. Loaders at the saved position.
         let augmentation = config.train.augment && config.model.kind == .image
             ? ImageAugmentation(seed: state.seed) : nil
         let sequenceLength = config.model.kind == .image ? nil : config.model.seqLen
@@ -164,7 +206,7 @@ public final class Trainer {
                                     overlap: config.train.overlapComm, collectiveTimeout: options.collectiveTimeout,
                                     deterministic: config.train.deterministic,
                                     gradientExponents: savedExponents.isEmpty ? nil : savedExponents.split(separator: " ").compactMap { Int($0) },
-                                    allreduceDtype: config.train.allreduceDtype, hooks: options.hooks)
+                                    allreduceDtype: config.train.allreduceDtype, hooks: options.hooks, sharded: sharded)
         metrics = try communicator.allSucceed {
             guard isRoot else { return nil }
             try FileManager.default.createDirectory(atPath: config.checkpoint.dir, withIntermediateDirectories: true)

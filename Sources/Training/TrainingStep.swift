@@ -68,6 +68,9 @@ public final class TrainingStep {
     let clipNorm: Float
     let collectiveTimeout: Double
     let hooks: TrainingHooks
+    /// ZeRO stage 1: this rank's shard of the reduced gradients (the optimizer holds the state of
+    /// that shard only); nil when every rank updates every parameter.
+    let sharded: ShardedGradient?
     /// Deterministic steps: the exact gradient sums, and the loss sums per global micro-batch.
     let fixedPoint: FixedPointGradients?
     private var microBatchSums: SlottedSums
@@ -79,12 +82,20 @@ public final class TrainingStep {
     /// - Parameters:
     ///   - deterministic: `train.deterministic` (exact gradient sums, loss sums in a fixed order).
     ///   - gradientExponents: a deterministic run's saved exponents (from its checkpoint), or nil.
+    ///   - allreduceDtype: `train.allreduce_dtype` (bf16: gradients travel as bf16, summed in fp32).
+    ///   - sharded: reduce-scatter the gradients into this rank's shard, update it, and
+    ///     all-gather the parameters (`optimizer.shard` must be `sharded.shard`). The sharded
+    ///     step sums Float gradients (neither deterministic nor bf16 on the wire).
     public init(model: FlowformerModel<Float>, optimizer: any Optimizer, communicator: Communicator,
                 globalBatch: Int, microBatch: Int, clipNorm: Float, bucketBytes: Int, overlap: Bool,
                 collectiveTimeout: Double, deterministic: Bool = false, gradientExponents: [Int]? = nil,
-                allreduceDtype: AllReduceDtype = .fp32, hooks: TrainingHooks = .none) {
+                allreduceDtype: AllReduceDtype = .fp32, hooks: TrainingHooks = .none,
+                sharded: ShardedGradient? = nil) {
         precondition(!(deterministic && allreduceDtype == .bf16),
                      "deterministic sums travel as Int64; bf16 on the wire does not apply")
+        precondition(sharded == nil || (!deterministic && allreduceDtype == .fp32),
+                     "the sharded step reduce-scatters Float gradients")
+        precondition(sharded == nil || sharded?.shard == optimizer.shard, "the optimizer must hold the state of this rank's shard")
         precondition(globalBatch % communicator.size == 0 && (globalBatch / communicator.size) % microBatch == 0,
                      "global batch \(globalBatch) does not split into \(communicator.size) rank(s) × micro-batches of \(microBatch)")
         self.model = model
@@ -97,6 +108,7 @@ public final class TrainingStep {
         self.clipNorm = clipNorm
         self.collectiveTimeout = collectiveTimeout
         self.hooks = hooks
+        self.sharded = sharded
         let fixedPoint = deterministic
             ? FixedPointGradients(table: model.table, gradients: model.gradients.pointer,
                                   terms: globalBatch / microBatch, exponents: gradientExponents)
@@ -107,7 +119,7 @@ public final class TrainingStep {
                                       buffer: fixedPoint.map { .fixedPoint($0.sums) } ?? .float(model.gradients.pointer),
                                       count: model.table.count, bucketBytes: bucketBytes, overlap: overlap,
                                       timeoutSeconds: collectiveTimeout,
-                                      bfloat16OnTheWire: allreduceDtype == .bf16)
+                                      bfloat16OnTheWire: allreduceDtype == .bf16, sharded: sharded)
         self.reducer = reducer
         if let fixedPoint {
             let reduce = reducer.hook
@@ -200,11 +212,28 @@ public final class TrainingStep {
 
         // Every rank holds the same reduced gradients and loss sums, so every rank decides the
         // same; a NaN or ±∞ on any one rank makes the sums non-finite on all of them.
-        let clip = clipGradients(model.gradients.pointer, count: model.table.count, maxNorm: clipNorm)
-        let applied = verdict != .nonFinite && clip.norm.isFinite && sums.lossSum.isFinite
-        if applied {
-            optimizer.step(parameters: model.parameters.pointer, gradients: model.gradients.pointer,
-                           learningRate: learningRate)
+        let applied: Bool
+        let clip: (norm: Float, scale: Float)
+        if let sharded {
+            // The norm from every shard's chunk sums (the unsharded bits); clip and update this
+            // rank's shard; every rank then receives every updated shard.
+            let norm = try sharded.norm(allReduce: allReduceSum)
+            clip = (Float(norm), clipScale(norm: norm, maxNorm: clipNorm))
+            applied = verdict != .nonFinite && clip.norm.isFinite && sums.lossSum.isFinite
+            if applied {
+                scaleGradients(sharded.gradient, count: sharded.shard.count, by: clip.scale)
+                optimizer.step(parameters: model.parameters.pointer + sharded.shard.lowerBound,
+                               gradients: sharded.gradient, learningRate: learningRate)
+                try sharded.startAllGather(model.parameters.pointer, communicator: communicator)
+                    .wait(seconds: collectiveTimeout)
+            }
+        } else {
+            clip = clipGradients(model.gradients.pointer, count: model.table.count, maxNorm: clipNorm)
+            applied = verdict != .nonFinite && clip.norm.isFinite && sums.lossSum.isFinite
+            if applied {
+                optimizer.step(parameters: model.parameters.pointer, gradients: model.gradients.pointer,
+                               learningRate: learningRate)
+            }
         }
         times.optimizer = Clock.seconds() - optimizerStart
         return StepResult(sums: sums, gradientNorm: clip.norm, applied: applied, times: times, recomputed: recomputed)

@@ -28,6 +28,8 @@ static inline int ff_mpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED;
 static inline int ff_mpi_thread_multiple(void) { return MPI_THREAD_MULTIPLE; }
 static inline int ff_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 static inline int ff_mpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
+static inline int ff_mpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
+static inline MPI_Info ff_mpi_info_null(void) { return MPI_INFO_NULL; }
 static inline int ff_mpi_any_source(void) { return MPI_ANY_SOURCE; }
 
 #endif

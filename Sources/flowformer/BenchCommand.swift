@@ -2,6 +2,7 @@ import ArgumentParser
 import Benchmarks
 import Foundation
 import TensorKernels
+import Training
 
 /// `flowformer bench`: measures what the trainer's speed rests on — sgemm peak, attention cores
 /// over sequence lengths, whole training steps — prints tables and writes JSON (`--json`).

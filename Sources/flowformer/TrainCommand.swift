@@ -27,6 +27,9 @@ struct TrainCommand: FlowformerCommand {
     @Flag(name: .customLong("no-resume"), help: "Start fresh; refuse a run directory that already holds checkpoints.")
     var noResume = false
 
+    @Flag(name: .customLong("dry-run"), help: "Print the run plan (parameters, FLOPs, memory per rank, step time, fit on this node) and exit: 0 if it fits, 1 if not. Launch it as the run would be launched.")
+    var dryRun = false
+
     @Option(name: .long, help: "Seconds a rank waits in a collective before declaring another rank dead and aborting the job.")
     var collectiveTimeout: Double = 300
 
@@ -62,6 +65,9 @@ struct TrainCommand: FlowformerCommand {
         if stopAtStep != nil || injectStepDelay > 0 || injectFault != nil {
             options.hooks = .injecting(fault: try injectFault.map(InjectedFault.init(parsing:)), stopAtStep: stopAtStep,
                                        stepDelaySeconds: injectStepDelay, rank: world.rank)
+        }
+        if dryRun {
+            return try Trainer.dryRun(communicator: world, options: options) ? ExitStatus.success : ExitStatus.failure
         }
         let trainer = try Trainer(communicator: world, options: options)
         let outcome: TrainOutcome

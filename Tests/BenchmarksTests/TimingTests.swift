@@ -1,5 +1,6 @@
-import Testing
 @testable import Benchmarks
+import Testing
+import Training
 
 @Suite struct TimingTests {
     @Test func medianOfOddAndEvenCounts() {

@@ -353,7 +353,8 @@ private let minimal = """
         t.momentum = 0.95; t.nesterov = true; t.schedule = .inverseSqrt; t.warmupSteps = 7; t.minLr = 1e-7
         t.lrGamma = 0.3; t.lrStepSize = 11; t.clipGradNorm = 0; t.evalEvery = 0; t.evalBatches = 5; t.logEvery = 1
         t.threads = 2; t.overlapComm = false; t.bucketMb = 0.5; t.checksumEvery = 0; t.maxNanSkips = 4
-        t.augment = false; t.deterministic = true
+        t.augment = false; t.deterministic = true; t.precision = .bf16
+        t.memoryCheck = false   // allreduce_dtype bf16 and shard_optimizer exclude deterministic: they stay default
         c.train = t
         c.checkpoint.dir = "runs/'weird' dir: yes"; c.checkpoint.every = 0; c.checkpoint.keep = 1; c.checkpoint.keepBest = true
         c.checkpoint.onError = .continue
@@ -379,7 +380,8 @@ private let minimal = """
         #expect(back.yaml == text)
         #expect(c.changedKeys(comparedTo: back).isEmpty)
         // Every key differs from the default, so every key is written and differs.
-        #expect(RunConfig().changedKeys(comparedTo: c).count == RunConfig.keyPaths.count - 1)   // augment stays default
+        // augment, allreduce_dtype and shard_optimizer stay default (the last two exclude deterministic).
+        #expect(RunConfig().changedKeys(comparedTo: c).count == RunConfig.keyPaths.count - 3)
         let defaults = try RunConfig.load(file: nil, overrides: ["data.train=t.h5", "checkpoint.dir=d"])
         #expect(try RunConfig(yaml: defaults.yaml) == defaults)
     }

@@ -52,11 +52,10 @@ final class LinearAttention<Scalar: TensorScalar>: AttentionCore {
         normaliser = Tensor(b, h, l)
         keySum = Tensor(shape: shape.causal ? [0] : [b, h, dh])
         keyValue = Tensor(shape: shape.causal ? [0] : [b, h, dh, dh])
-        product = shape.causal ? ChunkedCausalProduct(chunk: min(chunk, l), keyWidth: dh, valueWidth: dh) : nil
-        runningSum = Tensor(dh)
-        scaledOutputGradient = Tensor(l, dh)
-        keyValueGradient = Tensor(dh, dh)
-        denominatorGradient = Tensor(l)
+        (product, runningSum, scaledOutputGradient, keyValueGradient, denominatorGradient) = TensorCensus.during(.workspaces) {
+            (shape.causal ? ChunkedCausalProduct(chunk: min(chunk, l), keyWidth: dh, valueWidth: dh) : nil,
+             Tensor(dh), Tensor(l, dh), Tensor(dh, dh), Tensor(l))
+        }
     }
 
     // φ(x) = elu(x) + 1 is TensorKernels' `eluPlusOne` (branch-free, vectorised).

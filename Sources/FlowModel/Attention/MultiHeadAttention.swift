@@ -41,7 +41,7 @@ final class MultiHeadAttention<Scalar: TensorScalar> {
         projectedKeys = Tensor(shape.batch, shape.keyLength, d)
         projectedValues = Tensor(shape.batch, shape.keyLength, d)
         attended = Tensor(shape.batch, shape.queryLength, d)
-        attendedGradient = Tensor(shape.batch, shape.queryLength, d)
+        attendedGradient = TensorCensus.during(.workspaces) { Tensor(shape.batch, shape.queryLength, d) }
     }
 
     /// Appends `prefix.query`, `prefix.key`, `prefix.value` (d_input → d_model) and `prefix.out`

@@ -37,7 +37,7 @@ final class SoftmaxAttention<Scalar: TensorScalar>: AttentionCore {
         savedKeys = Tensor(b, s, d)
         savedValues = Tensor(b, s, d)
         probabilities = Tensor(b, h, l, s)
-        probabilityGradient = Tensor(l, s)
+        probabilityGradient = TensorCensus.during(.workspaces) { Tensor(l, s) }
     }
 
     /// 1 / √d_h

@@ -36,8 +36,12 @@ final class WorkerPool<Workspace>: WorkerThreadsJob {
     init(tasks: Int, makeWorkspace: @escaping () -> Workspace) {
         precondition(tasks > 0, "WorkerPool needs at least one task, got \(tasks)")
         self.tasks = tasks
-        self.makeWorkspace = makeWorkspace
-        workspaces = [makeWorkspace()]
+        self.makeWorkspace = { TensorCensus.during(.workspaces, makeWorkspace) }
+        workspaces = [self.makeWorkspace()]
+        // A census (the trainer's memory plan) counts every thread's workspace now.
+        if TensorCensus.isActive {
+            while workspaces.count < min(BLASThreads.requested, tasks) { workspaces.append(self.makeWorkspace()) }
+        }
     }
 
     /// Workspace `worker` (the one `runTask(_, worker:)` was told to use).

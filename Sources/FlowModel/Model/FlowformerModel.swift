@@ -68,9 +68,10 @@ public final class FlowformerModel<Scalar: TensorScalar> {
         self.config = config
         self.maxBatch = maxBatch
         layout = ParameterLayout(config)
-        table = layout.table
-        parameters = Tensor(table.count)
-        gradients = Tensor(table.count)
+        let table = layout.table
+        self.table = table
+        parameters = TensorCensus.during(.parameters) { Tensor(table.count) }
+        gradients = TensorCensus.during(.gradients) { Tensor(table.count) }
 
         let t = config.tokensPerSample, d = config.dModel
         tokens = t
@@ -81,7 +82,7 @@ public final class FlowformerModel<Scalar: TensorScalar> {
             TransformerBlock(parameters: parameters, index: index, config: config, maxBatch: maxBatch,
                              attentionChunk: attentionChunk, validLengths: lengths)
         }
-        scratch = BlockScratch(maxBatch: maxBatch, tokens: t, dModel: d, ff: config.ff)
+        scratch = TensorCensus.during(.workspaces) { BlockScratch(maxBatch: maxBatch, tokens: t, dModel: d, ff: config.ff) }
         residualStream = (0...config.layers).map { _ in Tensor(maxBatch, t, d) }
         patches = config.kind == .image
             ? Tensor(maxBatch, t, config.channels * config.patch * config.patch) : nil
@@ -94,8 +95,8 @@ public final class FlowformerModel<Scalar: TensorScalar> {
         logits = Tensor(maxBatch, rowsPerSample, config.outputs)
         predictions = .allocate(capacity: maxBatch * rowsPerSample)
         predictions.initialize(repeating: 0, count: maxBatch * rowsPerSample)
-        residualGradient = Tensor(maxBatch, t, d)
-        pooledGradient = config.kind == .lm ? nil : Tensor(maxBatch, d)
+        residualGradient = TensorCensus.during(.workspaces) { Tensor(maxBatch, t, d) }
+        pooledGradient = config.kind == .lm ? nil : TensorCensus.during(.workspaces) { Tensor(maxBatch, d) }
     }
 
     deinit {

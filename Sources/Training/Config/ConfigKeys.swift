@@ -135,6 +135,8 @@ extension RunConfig {
         .integer("train", "checksum_every", \.train.checksumEvery),
         .integer("train", "max_nan_skips", \.train.maxNanSkips),
         .boolean("train", "augment", \.train.augment),
+        .boolean("train", "memory_check", \.train.memoryCheck),
+        .boolean("train", "shard_optimizer", \.train.shardOptimizer),
         .boolean("train", "deterministic", \.train.deterministic),
         .choice("train", "precision", \.train.precision),
         .choice("train", "allreduce_dtype", \.train.allreduceDtype),

@@ -120,6 +120,10 @@ extension RunConfig {
         try check(t.bucketMb > 0, "train.bucket_mb", reason: "must be > 0, got \(yamlNumber(t.bucketMb))")
         try check(!(t.deterministic && t.allreduceDtype == .bf16), "train.allreduce_dtype", "train.deterministic",
                   reason: "deterministic runs sum gradients exactly as Int64; use allreduce_dtype: fp32")
+        try check(!(t.shardOptimizer && t.deterministic), "train.shard_optimizer", "train.deterministic",
+                  reason: "the sharded optimizer reduce-scatters Float gradients; deterministic runs are not sharded yet")
+        try check(!(t.shardOptimizer && t.allreduceDtype == .bf16), "train.shard_optimizer", "train.allreduce_dtype",
+                  reason: "the sharded optimizer reduce-scatters fp32 gradients; use allreduce_dtype: fp32")
         try atLeast(t.checksumEvery, 0, "train.checksum_every")
         try atLeast(t.maxNanSkips, 0, "train.max_nan_skips")
         try check(!t.augment || m.kind == .image, "train.augment", "model.kind",

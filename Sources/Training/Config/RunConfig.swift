@@ -96,6 +96,12 @@ public struct TrainConfig: Sendable, Equatable {
     public var maxNanSkips = 0
     /// `augment` — random crop and horizontal flip of training images (image models only).
     public var augment = false
+    /// `memory_check` — stop before allocating anything when the run plan's memory per rank,
+    /// times the ranks on this node, exceeds what the node has available.
+    public var memoryCheck = true
+    /// `shard_optimizer` — ZeRO stage 1: each rank keeps the optimizer state of its 1/W of the
+    /// parameters; gradients are reduce-scattered, updated parameters all-gathered.
+    public var shardOptimizer = false
     /// `deterministic` — the same bits for any number of ranks: micro-batch gradients are summed
     /// exactly in Int64 fixed point, loss and evaluation sums in a fixed order (Training/README.md).
     public var deterministic = false
@@ -151,13 +157,14 @@ extension TrainConfig {
     }
 
     /// The optimizer this section describes, for a parameter buffer laid out as `table`.
-    public func makeOptimizer(table: ParameterTable) -> any Optimizer {
+    public func makeOptimizer(table: ParameterTable, shard: Range<Int>? = nil) -> any Optimizer {
         switch optimizer {
         case .adamw:
             return AdamW(table: table, betas: (Float(beta1), Float(beta2)), eps: Float(eps),
-                         weightDecay: Float(weightDecay))
+                         weightDecay: Float(weightDecay), shard: shard)
         case .sgd:
-            return SGD(table: table, momentum: Float(momentum), nesterov: nesterov, weightDecay: Float(weightDecay))
+            return SGD(table: table, momentum: Float(momentum), nesterov: nesterov, weightDecay: Float(weightDecay),
+                       shard: shard)
         }
     }
 

@@ -1,5 +1,3 @@
-import FlowModel
-
 /// Matrix-multiply FLOPs of one training step of a Flowformer, the numerator of MFU.
 ///
 /// Counted: every matrix product of the forward pass at 2·m·n·k FLOPs, times 3 for forward +
