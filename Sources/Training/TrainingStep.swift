@@ -86,11 +86,20 @@ public final class TrainingStep {
     ///   - sharded: reduce-scatter the gradients into this rank's shard, update it, and
     ///     all-gather the parameters (`optimizer.shard` must be `sharded.shard`). The sharded
     ///     step sums Float gradients (neither deterministic nor bf16 on the wire).
-    public init(model: FlowformerModel<Float>, optimizer: any Optimizer, communicator: Communicator,
-                globalBatch: Int, microBatch: Int, clipNorm: Float, bucketBytes: Int, overlap: Bool,
-                collectiveTimeout: Double, deterministic: Bool = false, gradientExponents: [Int]? = nil,
-                allreduceDtype: AllReduceDtype = .fp32, hooks: TrainingHooks = .none,
-                sharded: ShardedGradient? = nil) {
+    public convenience init(model: FlowformerModel<Float>, optimizer: any Optimizer, communicator: Communicator,
+                            globalBatch: Int, microBatch: Int, clipNorm: Float, bucketBytes: Int, overlap: Bool,
+                            collectiveTimeout: Double, deterministic: Bool = false, gradientExponents: [Int]? = nil,
+                            allreduceDtype: AllReduceDtype = .fp32, hooks: TrainingHooks = .none) {
+        self.init(model: model, optimizer: optimizer, communicator: communicator, globalBatch: globalBatch,
+                  microBatch: microBatch, clipNorm: clipNorm, bucketBytes: bucketBytes, overlap: overlap,
+                  collectiveTimeout: collectiveTimeout, deterministic: deterministic,
+                  gradientExponents: gradientExponents, allreduceDtype: allreduceDtype, hooks: hooks, sharded: nil)
+    }
+
+    init(model: FlowformerModel<Float>, optimizer: any Optimizer, communicator: Communicator,
+         globalBatch: Int, microBatch: Int, clipNorm: Float, bucketBytes: Int, overlap: Bool,
+         collectiveTimeout: Double, deterministic: Bool, gradientExponents: [Int]?,
+         allreduceDtype: AllReduceDtype, hooks: TrainingHooks, sharded: ShardedGradient?) {
         precondition(!(deterministic && allreduceDtype == .bf16),
                      "deterministic sums travel as Int64; bf16 on the wire does not apply")
         precondition(sharded == nil || (!deterministic && allreduceDtype == .fp32),
