@@ -20,11 +20,14 @@ extension EndToEnd {
         }
 
         /// The metrics.jsonl records without what depends on the clock, the world size or the run
-        /// directory.
+        /// directory: throughput and wait shares, the slow-rank report (timings), and the end-of-run
+        /// memory record (resident memory per rank).
         static func comparableRecords(_ run: RunSetup) throws -> [NSDictionary] {
             let volatile: Set<String> = ["samples_per_second", "tokens_per_second", "data_wait_share", "comm_wait_share",
-                                         "world_size", "path"]
-            return try run.metrics().map { record in
+                                         "world_size", "path",
+                                         "slowest_rank", "slowest_host", "slowest_lag",
+                                         "slow_link_rank", "slow_link_host", "slow_link_lag"]
+            return try run.metrics().filter { $0["event"] as? String != "memory" }.map { record in
                 NSDictionary(dictionary: record.filter { !volatile.contains($0.key) })
             }
         }
