@@ -81,7 +81,7 @@ extension TrainingHooks {
         if stopAtStep != nil || stepDelaySeconds > 0 {
             hooks.atStepBoundary = { stepsDone in
                 if stopAtStep == stepsDone { return SIGTERM }
-                if stepDelaySeconds > 0 { usleep(UInt32(stepDelaySeconds * 1e6)) }
+                if stepDelaySeconds > 0 { sleepThroughSignals(seconds: stepDelaySeconds) }
                 return nil
             }
         }
@@ -118,3 +118,12 @@ private final class AttemptsLeft: @unchecked Sendable {
         return true
     }
 }
+
+/// Sleeps `seconds` in full: a signal handled meanwhile (which ends `nanosleep` early with EINTR)
+/// does not shorten the delay, so a test's second signal still finds the step under way.
+private func sleepThroughSignals(seconds: Double) {
+    var remaining = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
+    var left = timespec()
+    while nanosleep(&remaining, &left) != 0 && errno == EINTR { remaining = left }
+}
+

@@ -39,12 +39,17 @@ extension EndToEnd {
 
         @Test func secondInterruptStopsAtOnceAndKeepsTheLastCheckpoint() throws {
             let run = try RunSetup("lm")
+            // Steps of at least 0.5 s: the second SIGINT lands long before the step boundary at
+            // which the first one would stop the run.
             let launched = try run.start(ranks: 2, ["--set", "train.steps=400", "--set", "checkpoint.every=2",
-                                                    "--inject-step-delay", "0.1"])
+                                                    "--inject-step-delay", "0.5"])
             let deadline = Date().addingTimeInterval(120)
             while Date() < deadline, (try? run.checkpoints().count) ?? 0 < 2 { Thread.sleep(forTimeInterval: 0.05) }
             let ranks = launched.childPIDs()
+            // Two signals sent back to back can merge into one pending signal; the second is sent
+            // only once the kernel has delivered the first.
             for pid in ranks { kill(pid, SIGINT) }
+            for pid in ranks { waitUntilDelivered(SIGINT, to: pid) }
             for pid in ranks { kill(pid, SIGINT) }
             let result = launched.finish(timeoutSeconds: 60)
             // A second SIGINT ends the rank with _exit(130); mpirun passes the rank's status on.
@@ -57,5 +62,19 @@ extension EndToEnd {
                 #expect(inspect.status == 0, "\(path): \(inspect)")
             }
         }
+    }
+}
+
+/// Waits (at most 5 s) until `signal` is no longer pending for process `pid`: its handler has
+/// run, or the process has ended. Reads the pending masks in /proc/<pid>/status.
+private func waitUntilDelivered(_ signal: Int32, to pid: pid_t) {
+    let bit = UInt64(1) << UInt64(signal - 1)
+    let deadline = Date().addingTimeInterval(5)
+    while Date() < deadline {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return }
+        let pending = status.split(separator: "\n").filter { $0.hasPrefix("SigPnd:") || $0.hasPrefix("ShdPnd:") }
+            .compactMap { UInt64($0.split(separator: "\t").last.map(String.init) ?? "", radix: 16) }
+        if pending.allSatisfy({ $0 & bit == 0 }) { return }
+        Thread.sleep(forTimeInterval: 0.001)
     }
 }
