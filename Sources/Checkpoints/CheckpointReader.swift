@@ -8,7 +8,7 @@ public final class CheckpointReader {
     public let path: String
     public let trainer: TrainerState
     public let configText: String
-    private let file: HDF5File
+    let file: HDF5File
 
     public init(path: String) throws {
         self.path = path
@@ -121,7 +121,7 @@ public final class CheckpointReader {
     }
 
     /// Reads every dataset under `/model` and `/optimizer` and verifies its crc32, without a
-    /// parameter table (names and shapes as stored). `CheckpointDirectory.newestLoadable` runs it
+    /// parameter table (names and shapes as stored), and the training data record's (`/data`). `CheckpointDirectory.newestLoadable` runs it
     /// before choosing a file, so a checkpoint whose values were damaged after it was written (a
     /// bad disk, a torn copy) is skipped like one whose header was, instead of being chosen and
     /// then failing the resume.
@@ -144,6 +144,7 @@ public final class CheckpointReader {
                     try readChecksummed(name, shape: shape, into: buffer.baseAddress!)
                 }
             }
+            _ = try readDataRecord()
         } catch let error as CheckpointError {
             throw error
         } catch {

@@ -20,6 +20,10 @@ import Glibc
 ///                                           fixed-point exponent of each parameter tensor's gradient
 ///                                           sum for the next step (table order)
 ///     /config                               the resolved run configuration (YAML text, a UTF-8 string)
+///     /data, /data/shard-<i>                what the run trains on (`TrainingDataRecord`): the split's
+///                                           sample count, each shard's name, rows, kind attributes,
+///                                           layout and fingerprint; crc32 over them (absent in files
+///                                           written before the record existed)
 ///
 /// Every dataset carries the attribute `crc32`: the CRC-32 of its raw little-endian bytes (for
 /// `/config`, of its UTF-8 bytes). `/trainer` carries one over its attributes
@@ -35,6 +39,7 @@ public enum CheckpointWriter {
     ///   - parameters: the model's parameter buffer, laid out by `table`.
     ///   - optimizerStates: each optimizer state buffer (same layout as `parameters`) by name.
     ///   - gradientExponents: one per table entry, for deterministic runs; nil otherwise.
+    ///   - dataRecord: what the run trains on, stored as `/data`; nil writes none.
     ///   - beforeRename: called once the temporary file is complete and synced (fault-injection
     ///     tests kill the process there).
     ///   - fetchOptimizerState: when given, the values of state `name` of `entry` come from it
@@ -47,6 +52,7 @@ public enum CheckpointWriter {
         optimizerStates: [(name: String, buffer: UnsafePointer<Float>)],
         trainer: TrainerState, configText: String,
         gradientExponents: [Int]? = nil,
+        dataRecord: TrainingDataRecord? = nil,
         beforeRename: (() -> Void)? = nil,
         fetchOptimizerState: ((_ name: String, _ entry: ParameterEntry) throws -> UnsafePointer<Float>)? = nil
     ) throws -> String {
@@ -56,7 +62,8 @@ public enum CheckpointWriter {
         do {
             try writeFile(path: temporaryPath, table: table, parameters: parameters,
                           optimizerStates: optimizerStates, trainer: trainer, configText: configText,
-                          gradientExponents: gradientExponents, fetchOptimizerState: fetchOptimizerState)
+                          gradientExponents: gradientExponents, dataRecord: dataRecord,
+                          fetchOptimizerState: fetchOptimizerState)
             try fsyncPath(temporaryPath, directory: false)
             beforeRename?()
             if rename(temporaryPath, finalPath) != 0 {
@@ -78,7 +85,7 @@ public enum CheckpointWriter {
     private static func writeFile(
         path: String, table: ParameterTable, parameters: UnsafePointer<Float>,
         optimizerStates: [(name: String, buffer: UnsafePointer<Float>)],
-        trainer: TrainerState, configText: String, gradientExponents: [Int]?,
+        trainer: TrainerState, configText: String, gradientExponents: [Int]?, dataRecord: TrainingDataRecord?,
         fetchOptimizerState: ((_ name: String, _ entry: ParameterEntry) throws -> UnsafePointer<Float>)?
     ) throws {
         let file = try HDF5File(path: path, mode: .truncate)
@@ -118,6 +125,7 @@ public enum CheckpointWriter {
         let config = try file.root.createStringDataset("config", string: configText)
         let crc = Array(configText.utf8).withUnsafeBytes { CRC32.checksum($0) }
         try config.setAttribute("crc32", Int64(crc))
+        if let dataRecord { try write(dataRecord, into: file.root) }
         try file.flush()
     }
 

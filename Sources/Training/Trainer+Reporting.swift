@@ -198,7 +198,7 @@ extension Trainer {
                     parameters: model.parameters.pointer,
                     optimizerStates: optimizer.stateBuffers.map { (name: $0.name, buffer: UnsafePointer($0.buffer.pointer)) },
                     trainer: state, configText: config.yaml,
-                    gradientExponents: trainingStep.gradientExponents, beforeRename: { beforeRename(step) },
+                    gradientExponents: trainingStep.gradientExponents, dataRecord: dataRecord, beforeRename: { beforeRename(step) },
                     fetchOptimizerState: fetch)
                 try shardedState?.finishGathers()
             } catch {

@@ -59,6 +59,8 @@ public final class Trainer {
     let metrics: MetricsLog?
     let totalSteps: Int
     var state: TrainerState
+    /// What the run trains on, recorded in every checkpoint (rank 0; nil on the other ranks).
+    let dataRecord: TrainingDataRecord?
     /// Rank 0's hold on the run directory for the life of the job (nil on the other ranks).
     let runLock: RunDirectoryLock?
     /// The memory and time plan made before anything was allocated (this rank's view).
@@ -110,6 +112,27 @@ public final class Trainer {
                 try DataCompatibility.check(model: config.model, split: validationSplit, key: "data.val")
             }
         }
+
+        // What the run trains on, read once here by rank 0 (never in the loop): stored in every
+        // checkpoint and, on resume, compared with the checkpoint's record (DataIdentity).
+        var dataRecord: TrainingDataRecord?
+        _ = try communicator.rootDecides {
+            let started = Clock.seconds()
+            let record = try DataIdentity.record(of: trainSplit,
+                                                 sequenceLength: config.model.kind == .image ? 0 : config.model.seqLen)
+            print(DataIdentity.summary(record, seconds: Clock.seconds() - started))
+            if let reader = pendingReader {
+                let position = DataPosition(epoch: reader.trainer.epoch, batchInEpoch: reader.trainer.batchInEpoch)
+                if let line = try DataIdentity.checkResume(saved: try reader.readDataRecord(), current: record,
+                                                           position: position, globalBatch: config.train.globalBatch,
+                                                           checkpoint: reader.path, allowChange: config.data.allowChange) {
+                    print(line)
+                }
+            }
+            dataRecord = record
+            return ""
+        }
+        self.dataRecord = dataRecord
 
         // 3. The plan: memory per rank, FLOPs, step time, fit on this node — before any allocation.
         let plan = try RunPlan.measure(config: config, trainSplit: trainSplit, validationSplit: validationSplit,

@@ -29,9 +29,11 @@ import Training
 /// Checkpoints: `CheckpointReader` (trainer state, `/config` checksum), the configuration parsed
 /// with `RunConfig(yaml:)`, the parameter table built from its `model:` section, then
 /// `readParameters` and `readOptimizerState` for every state buffer the configured optimizer
-/// needs, as a resume reads them (each dataset's crc32 verified). Summary: the trainer state
-/// (`TrainerState.summary`, every field of the table) and the CRC-32 of each loaded buffer, e.g.
-/// `step=12 epoch=2 batch_in_epoch=7 … best_validation_loss=1.25 config=… model=… exp_avg=…`.
+/// needs, as a resume reads them (each dataset's crc32 verified), and the training data record
+/// (`/data`, its crc32 verified). Summary: the trainer state (`TrainerState.summary`, every field
+/// of the table), the CRC-32 of the configuration, the data record's crc32 (`none` without one) and
+/// the CRC-32 of each loaded buffer, e.g.
+/// `step=12 epoch=2 batch_in_epoch=7 … best_validation_loss=1.25 config=… data=… model=… exp_avg=…`.
 struct CheckFileCommand: FlowformerCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-file",
@@ -170,7 +172,8 @@ struct CheckFileCommand: FlowformerCommand {
             digests.append("\(state.name)=" + hex(CRC32.checksum(UnsafeRawBufferPointer(state.buffer.buffer))))
         }
         let configCRC = Array(reader.configText.utf8).withUnsafeBytes { CRC32.checksum($0) }
-        return ([reader.trainer.summary, "config=" + hex(configCRC)] + digests).joined(separator: " ")
+        let data = try reader.readDataRecord().map { hex($0.checksum()) } ?? "none"
+        return ([reader.trainer.summary, "config=" + hex(configCRC), "data=" + data] + digests).joined(separator: " ")
     }
 
     private func hex(_ value: UInt32) -> String {

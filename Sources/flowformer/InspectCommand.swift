@@ -5,11 +5,11 @@ import Foundation
 import TensorKernels
 import Training
 
-/// `flowformer inspect`: what a checkpoint holds — step, position, configuration, parameters.
+/// `flowformer inspect`: what a checkpoint holds — step, position, training data, configuration, parameters.
 struct InspectCommand: FlowformerCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show a checkpoint's step, trainer state, configuration and parameter table (checksums verified)."
+        abstract: "Show a checkpoint's step, trainer state, training data, configuration and parameter table (checksums verified)."
     )
 
     @Argument(help: "Checkpoint file (checkpoint-*.h5).")
@@ -42,6 +42,12 @@ struct InspectCommand: FlowformerCommand {
         print("digest: model \(modelDigest.hex), optimizer \(optimizerDigest.hex) (FNV-1a 64 of the float32 bits in table order; equal digests: equal bits)")
         if let exponents = try reader.readGradientExponents(table: table) {
             print("deterministic run: gradient exponents for the next step \(exponents.min() ?? 0) … \(exponents.max() ?? 0)")
+        }
+        if let record = try reader.readDataRecord() {
+            print("training data (checked on resume; docs/FORMATS.md, \"Training data record\"):")
+            for line in record.lines { print("  " + line) }
+        } else {
+            print("training data: not recorded (a checkpoint written before checkpoints recorded it)")
         }
         print("")
         print("configuration:")

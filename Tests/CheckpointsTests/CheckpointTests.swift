@@ -32,7 +32,8 @@ struct Saved {
     let state: TrainerState
 }
 
-func writeCheckpoint(in directory: String, step: Int, validationLoss: Double? = nil) throws -> Saved {
+func writeCheckpoint(in directory: String, step: Int, validationLoss: Double? = nil,
+                     dataRecord: TrainingDataRecord? = nil) throws -> Saved {
     let table = smallTable()
     let parameters = values(table.count, salt: Float(step))
     let expAvg = values(table.count, salt: 1.5)
@@ -53,7 +54,7 @@ func writeCheckpoint(in directory: String, step: Int, validationLoss: Double? = 
                 try CheckpointWriter.write(
                     directory: directory, table: table, parameters: p.baseAddress!,
                     optimizerStates: [("exp_avg", m.baseAddress!), ("exp_avg_sq", v.baseAddress!)],
-                    trainer: state, configText: "model:\n  kind: lm\n# ünïcode\n")
+                    trainer: state, configText: "model:\n  kind: lm\n# ünïcode\n", dataRecord: dataRecord)
             }
         }
     }

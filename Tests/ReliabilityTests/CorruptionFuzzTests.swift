@@ -56,7 +56,8 @@ import TestSupport
     }
 
     /// A checkpoint may only load if everything loaded equals the original bit for bit:
-    /// parameters, every optimizer moment, the configuration text and the trainer state.
+    /// parameters, every optimizer moment, the configuration text, the trainer state and the
+    /// training data record.
     @Test func corruptedCheckpointsFailCleanlyOrLoadBitwiseIdentical() throws {
         let directory = try temporaryDirectory()
         let fixture = CheckpointFixture()
@@ -74,6 +75,8 @@ import TestSupport
         #expect(summary.contains("model=\(CheckpointFixture.crcHex(fixture.parameters))"), "\(summary)")
         #expect(summary.contains("exp_avg=\(CheckpointFixture.crcHex(fixture.expAvg))"), "\(summary)")
         #expect(summary.contains("exp_avg_sq=\(CheckpointFixture.crcHex(fixture.expAvgSq))"), "\(summary)")
+        let dataCRC = String(fixture.dataRecord.checksum(), radix: 16)
+        #expect(summary.contains("data=" + String(repeating: "0", count: 8 - dataCRC.count) + dataCRC), "\(summary)")
         #expect(summary.hasPrefix("step=12 epoch=2 batch_in_epoch=7 samples_seen=48 seed=3735928559 world_size=2 best_step=8 "
                                    + "validation_loss=2.5 best_validation_loss=2.25 "), "\(summary)")
 

@@ -38,8 +38,8 @@ struct ImageDatasetFixture {
 }
 
 /// A checkpoint of a tiny language model (d_model 8, 2 heads, 1 block, ff 16, seq_len 8,
-/// vocab 16), written by `CheckpointWriter` with seeded parameters and AdamW moments and a
-/// configuration text that `RunConfig(yaml:)` accepts, so `check-file` can rebuild the
+/// vocab 16), written by `CheckpointWriter` with seeded parameters and AdamW moments, a training
+/// data record and a configuration text that `RunConfig(yaml:)` accepts, so `check-file` can rebuild the
 /// parameter table from the file as training does on resume.
 struct CheckpointFixture {
     static let configText = """
@@ -82,6 +82,15 @@ struct CheckpointFixture {
     let expAvg: [Float]       // [P]
     let expAvgSq: [Float]     // [P]
     let trainer: TrainerState
+    /// What the run "trained on": two token shards (the record `/data` holds).
+    let dataRecord = TrainingDataRecord(
+        samples: 61, sequenceLength: 8, fingerprintScheme: "v1: fixture",
+        shards: [
+            .init(file: "train-0.h5", path: "shards/train-0.h5", rows: 300, kind: "tokens",
+                  attributes: "format_version=1 vocab_size=16", layout: "tokens uint8 [300]", fingerprint: "0123456789abcdef"),
+            .init(file: "train-1.h5", path: "shards/train-1.h5", rows: 190, kind: "tokens",
+                  attributes: "format_version=1 vocab_size=16", layout: "tokens uint8 [190]", fingerprint: "fedcba9876543210"),
+        ])
 
     init(seed: UInt64 = 11, step: Int = 12) {
         let count = table.count
@@ -109,7 +118,8 @@ struct CheckpointFixture {
                 try expAvgSq.withUnsafeBufferPointer { v in
                     try CheckpointWriter.write(directory: directory, table: table, parameters: p.baseAddress!,
                                                optimizerStates: [("exp_avg", m.baseAddress!), ("exp_avg_sq", v.baseAddress!)],
-                                               trainer: trainer, configText: CheckpointFixture.configText)
+                                               trainer: trainer, configText: CheckpointFixture.configText,
+                                               dataRecord: dataRecord)
                 }
             }
         }

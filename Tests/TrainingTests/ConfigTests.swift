@@ -347,6 +347,7 @@ private let minimal = """
         c.data.train = ["a: b.h5", "#hash.h5", "quote\"s and \\ back", "tab\there", "ünï.h5"]
         c.data.val = ["single.h5"]
         c.data.test = ["x.h5", "y.h5"]
+        c.data.allowChange = true
         var t = c.train
         t.globalBatch = 96; t.microBatch = 12; t.steps = nil; t.epochs = 9; t.seed = 123456789
         t.optimizer = .sgd; t.lr = 3e-5; t.weightDecay = 0; t.beta1 = 0.85; t.beta2 = 0.9999; t.eps = 1e-12

@@ -105,6 +105,7 @@ extension RunConfig {
         .strings("data", "train", \.data.train),
         .strings("data", "val", \.data.val),
         .strings("data", "test", \.data.test),
+        .boolean("data", "allow_change", \.data.allowChange),
 
         .integer("train", "global_batch", \.train.globalBatch),
         .integer("train", "micro_batch", \.train.microBatch),

@@ -30,6 +30,9 @@ public struct DataConfig: Sendable, Equatable {
     public var val: [String] = []
     /// `test` — optional; used by evaluation tools, never by training.
     public var test: [String] = []
+    /// `allow_change` — resume without the warning when the training data differs from what the
+    /// checkpoint recorded (a position past the end of the new data is an error all the same).
+    public var allowChange = false
 
     public init() {}
 }
