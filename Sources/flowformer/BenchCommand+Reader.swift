@@ -3,14 +3,15 @@ import Benchmarks
 import Datasets
 import Foundation
 
-/// `flowformer bench reader`: how fast the data reader serves a rank its slice of each global
+/// `flowformer bench reader`: how long opening a split and fingerprinting its shards take (the
+/// training data record, docs/FORMATS.md), and how fast the data reader serves a rank its slice of each global
 /// batch from a packed split — samples/s and MB/s of decoded samples delivered — read in the
 /// consumer's thread (no prefetch), so the figure is the reader's own speed, not hidden behind a
 /// model step. Compare with what the trainer consumes (its samples/s or tokens/s per rank).
 struct BenchReaderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reader",
-        abstract: "Measure the data reader on a packed split (samples/s, MB/s)."
+        abstract: "Measure the data reader on a packed split (open and fingerprint time, samples/s, MB/s)."
     )
 
     @Option(help: "Split to read: a file or a glob of shards (repeatable).")
@@ -36,7 +37,21 @@ struct BenchReaderCommand: ParsableCommand {
     }
 
     func run() throws {
+        let openStart = monotonicSeconds()
         let split = try DatasetSplit.open(data)
+        let openSeconds = monotonicSeconds() - openStart
+        // The training data record's fingerprints (once per run, at start), beside the open:
+        // the first computation after the open, as the trainer does it, then the median of 5 more.
+        var fingerprintSeconds: [Double] = []
+        for _ in 0 ..< 6 {
+            let start = monotonicSeconds()
+            _ = try split.shardIdentities()
+            fingerprintSeconds.append(monotonicSeconds() - start)
+        }
+        let median = fingerprintSeconds.dropFirst().sorted()[2]
+        print("open \(split.displayName) (every file checked, every value scanned): \(formatFixed(openSeconds * 1000, digits: 1)) ms; "
+              + "fingerprints of its \(split.files.count) shard(s): \(formatFixed(fingerprintSeconds[0] * 1000, digits: 1)) ms first, "
+              + "\(formatFixed(median * 1000, digits: 1)) ms median of 5 (\(formatFixed(median / openSeconds * 100, digits: 1))% of the open)")
         let loader = try TrainingLoader(split: split, globalBatchSize: globalBatch, worldSize: ranks, rank: 0,
                                         seed: 0, sequenceLength: split.kind == .images ? nil : (seqLen ?? 1024),
                                         prefetch: false)

@@ -2,6 +2,7 @@ import Checkpoints
 import FlowModel
 import Foundation
 import HDF5IO
+import TensorKernels
 import TestSupport
 import Testing
 import Training

@@ -6,7 +6,7 @@ import Testing
 /// The resume check of the training data (`DataIdentity`, docs/FORMATS.md "Training data
 /// record") on records: what counts as a change and how it is named; the position past the end.
 @Suite struct DataIdentityTests {
-    static func shard(_ file: String, rows: Int = 1000, fingerprint: String? = nil, directory: String = "/d") -> TrainingDataRecord.Shard {
+    static func shard(_ file: String, rows: Int = 2000, fingerprint: String? = nil, directory: String = "/d") -> TrainingDataRecord.Shard {
         TrainingDataRecord.Shard(file: file, path: directory + "/" + file, rows: rows, kind: "tokens",
                                  attributes: "format_version=1 vocab_size=256", layout: "tokens uint8 [\(rows)]",
                                  fingerprint: fingerprint ?? String(repeating: String(file.first ?? "0"), count: 16))
@@ -36,17 +36,17 @@ import Testing
         ("content", record([shard("a.h5"), shard("b.h5", fingerprint: "00000000000000ff")]),
          ["shard 1 (b.h5): fingerprint bbbbbbbbbbbbbbbb → 00000000000000ff"], true),
         ("rows", record([shard("a.h5", rows: 900), shard("b.h5")]),
-         ["samples 62 → 59", "shard 0 (a.h5): rows 1000 → 900;"], true),
+         ["samples 124 → 90", "shard 0 (a.h5): rows 2000 → 900;"], true),
         ("dtype", record([shard("a.h5"), TrainingDataRecord.Shard(
-            file: "b.h5", path: "/d/b.h5", rows: 1000, kind: "tokens", attributes: "format_version=1 vocab_size=256",
-            layout: "tokens int32 [1000]", fingerprint: "00000000000000ff")]),
-         ["shard 1 (b.h5): layout tokens uint8 [1000] → tokens int32 [1000], fingerprint bbbbbbbbbbbbbbbb → 00000000000000ff;"], true),
+            file: "b.h5", path: "/d/b.h5", rows: 2000, kind: "tokens", attributes: "format_version=1 vocab_size=256",
+            layout: "tokens int32 [2000]", fingerprint: "00000000000000ff")]),
+         ["shard 1 (b.h5): layout tokens uint8 [2000] → tokens int32 [2000], fingerprint bbbbbbbbbbbbbbbb → 00000000000000ff;"], true),
         ("added", record([shard("a.h5"), shard("b.h5"), shard("c.h5")]), ["2 shard(s) → 3, added c.h5"], true),
         ("removed", record([shard("b.h5")]), ["2 shard(s) → 1, removed a.h5"], true),
         ("reordered", record([shard("b.h5"), shard("a.h5")]), ["shards reordered: a.h5, b.h5 → b.h5, a.h5"], true),
         ("renamed", record([shard("a.h5"), TrainingDataRecord.Shard(
-            file: "c.h5", path: "/d/c.h5", rows: 1000, kind: "tokens", attributes: "format_version=1 vocab_size=256",
-            layout: "tokens uint8 [1000]", fingerprint: String(repeating: "b", count: 16))]),
+            file: "c.h5", path: "/d/c.h5", rows: 2000, kind: "tokens", attributes: "format_version=1 vocab_size=256",
+            layout: "tokens uint8 [2000]", fingerprint: String(repeating: "b", count: 16))]),
          ["shard 1 (c.h5): file b.h5 → c.h5"], false),
     ]
 
@@ -86,9 +86,9 @@ import Testing
     @Test func manyChangesAreCut() throws {
         let names = (0 ..< 6).map { "s\($0).h5" }
         let saved = Self.record(names.map { Self.shard($0) })
-        let current = Self.record(names.map { Self.shard($0, rows: 999, fingerprint: "ffffffffffffffff") })
+        let current = Self.record(names.map { Self.shard($0, rows: 1999, fingerprint: "ffffffffffffffff") })
         let line = try #require(try Self.check(current, saved: saved))
-        #expect(line.contains("shard 3 (s3.h5): rows 1000 → 999, fingerprint ssssssssssssssss → ffffffffffffffff; and 2 more;"), "\(line)")
-        #expect(!line.contains("samples 187"), "the sample count did not change: \(line)")
+        #expect(line.contains("shard 3 (s3.h5): rows 2000 → 1999, fingerprint ssssssssssssssss → ffffffffffffffff; and 2 more;"), "\(line)")
+        #expect(!line.contains("samples 374"), "the sample count did not change: \(line)")
     }
 }
