@@ -51,7 +51,7 @@ struct BenchReaderCommand: ParsableCommand {
         let median = fingerprintSeconds.dropFirst().sorted()[2]
         print("open \(split.displayName) (every file checked, every value scanned): \(formatFixed(openSeconds * 1000, digits: 1)) ms; "
               + "fingerprints of its \(split.files.count) shard(s): \(formatFixed(fingerprintSeconds[0] * 1000, digits: 1)) ms first, "
-              + "\(formatFixed(median * 1000, digits: 1)) ms median of 5 (\(formatFixed(median / openSeconds * 100, digits: 1))% of the open)")
+              + "\(formatFixed(median * 1000, digits: 1)) ms median of 5 (\(formatFixed(median / openSeconds * 100, digits: 2))% of the open)")
         let loader = try TrainingLoader(split: split, globalBatchSize: globalBatch, worldSize: ranks, rank: 0,
                                         seed: 0, sequenceLength: split.kind == .images ? nil : (seqLen ?? 1024),
                                         prefetch: false)
