@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5IO", "TensorKernels"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "HDF5IO", "TensorKernels"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "FlowModel", "TensorKernels", "Training", "flowformer"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "HDF5IO", "FlowModel", "Optimizers", "TensorKernels",
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoints", "Datasets", "HDF5IO", "FlowModel", "Optimizers", "TensorKernels",
                                                          "TestSupport", "flowformer"]),
         .testTarget(name: "ReliabilityTests",
                     dependencies: ["Datasets", "Checkpoints", "HDF5IO", "FlowModel", "TensorKernels", "TestSupport", "flowformer"]),
