@@ -362,6 +362,17 @@ private let minimal = """
         return c
     }
 
+    @Test func allowChangeDefaultsToFalseAndIsADataKey() throws {
+        let plain = try RunConfig.load(file: nil, overrides: ["data.train=t.h5", "checkpoint.dir=r"])
+        #expect(plain.data.allowChange == false)
+        #expect(plain.yaml.contains("\n  allow_change: false\n"), "\(plain.yaml)")
+        let allowed = try plain.applying(overrides: ["data.allow_change=true"])
+        #expect(allowed.data.allowChange && !RunConfig.isArchitectureKey("data.allow_change"))
+        #expect(allowed.changedKeys(comparedTo: plain) == ["data.allow_change"])
+        let message = configError(.wrongType) { _ = try plain.applying(overrides: ["data.allow_change=sometimes"]) }
+        #expect(message.contains("data.allow_change"), "\(message)")
+    }
+
     @Test func poolDefaultsToMeanAndClsNeedsASequenceModel() throws {
         let plain = try RunConfig.load(file: nil, overrides: ["data.train=t.h5", "checkpoint.dir=r"])
         #expect(plain.model.pool == .mean)
