@@ -121,10 +121,10 @@ public final class CheckpointReader {
     }
 
     /// Reads every dataset under `/model` and `/optimizer` and verifies its crc32, without a
-    /// parameter table (names and shapes as stored), and the training data record's (`/data`). `CheckpointDirectory.newestLoadable` runs it
-    /// before choosing a file, so a checkpoint whose values were damaged after it was written (a
-    /// bad disk, a torn copy) is skipped like one whose header was, instead of being chosen and
-    /// then failing the resume.
+    /// parameter table (names and shapes as stored), and the training data record's (`/data`).
+    /// `CheckpointDirectory.newestLoadable` runs it before choosing a file, so a checkpoint whose
+    /// values were damaged after it was written (a bad disk, a torn copy) is skipped like one
+    /// whose header was, instead of being chosen and then failing the resume.
     public func verifyChecksums() throws {
         do {
             guard file.root.exists("model") else {

@@ -3,11 +3,12 @@ import Benchmarks
 import Datasets
 import Foundation
 
-/// `flowformer bench reader`: how long opening a split and fingerprinting its shards take (the
-/// training data record, docs/FORMATS.md), and how fast the data reader serves a rank its slice of each global
-/// batch from a packed split — samples/s and MB/s of decoded samples delivered — read in the
-/// consumer's thread (no prefetch), so the figure is the reader's own speed, not hidden behind a
-/// model step. Compare with what the trainer consumes (its samples/s or tokens/s per rank).
+/// `flowformer bench reader`: how long opening a split (every value checked) and fingerprinting
+/// its shards (the training data record, docs/FORMATS.md) take, side by side; then how fast the
+/// data reader serves a rank its slice of each global batch from a packed split — samples/s and
+/// MB/s of decoded samples delivered — read in the consumer's thread (no prefetch), so the figure
+/// is the reader's own speed, not hidden behind a model step. Compare with what the trainer
+/// consumes (its samples/s or tokens/s per rank).
 struct BenchReaderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reader",
