@@ -2,8 +2,9 @@ import MPIComm
 import TensorKernels
 
 /// The `train.allreduce_dtype: bf16` check of `flowformer selftest`: a gradient buffer reduced by
-/// `GradientReducer(bfloat16OnTheWire: true)` equals, bitwise on every rank, the fp32 sum (rank 0 first)
-/// of every rank's bf16-rounded values — computed here from the closed form of each rank's values.
+/// `GradientReducer(bfloat16OnTheWire: true)` equals, bitwise on every rank, the bf16 rounding of
+/// the fp32 sum (rank 0 first) of every rank's bf16-rounded values — computed here from the closed
+/// form of each rank's values.
 ///
 /// Rank r contributes pseudo-random values with full Float precision over twenty binades (so the
 /// rounding to bf16 matters), and +∞ at index 7 on every rank (kept through the exchange).
@@ -28,7 +29,7 @@ enum BFloat16AllReduceSelftest {
             for r in 0..<world.size {
                 sum += BFloat16.rounded(i == 7 ? .infinity : value(rank: r, index: i))
             }
-            expected[i] = world.size == 1 ? gradients[i] : sum   // one rank: nothing travels
+            expected[i] = world.size == 1 ? gradients[i] : BFloat16.rounded(sum)   // one rank: nothing travels
         }
         try gradients.withUnsafeMutableBufferPointer { buffer in
             let reducer = GradientReducer(communicator: world, gradients: buffer.baseAddress!, count: length,
@@ -40,7 +41,7 @@ enum BFloat16AllReduceSelftest {
         }
         let wrong = (0..<length).filter { gradients[$0].bitPattern != expected[$0].bitPattern }
         guard let first = wrong.first else { return [] }
-        return ["bf16 gradient all-reduce: \(wrong.count) of \(length) sums differ from the fp32 sum of the "
-                + "bf16-rounded values (index \(first): \(gradients[first]), expected \(expected[first]))"]
+        return ["bf16 gradient all-reduce: \(wrong.count) of \(length) sums differ from the bf16-rounded fp32 sum "
+                + "of the bf16-rounded values (index \(first): \(gradients[first]), expected \(expected[first]))"]
     }
 }

@@ -183,3 +183,25 @@ struct GoldenRun {
         }
     }
 }
+
+/// The golden files' bf16 check (`train.precision: bf16`): the four projections' products take
+/// bf16-rounded operands (relative error ≤ 2⁻⁹ each) while the flow core stays fp32. Every
+/// tensor within 2 % of the file (max|port − file| / max|file|; measured ≤ 0.7 %), and farther from it than the
+/// fp32 port is, so the rounding really happened.
+@Suite("golden files in bf16")
+struct GoldenBFloat16Tests {
+    @Test(arguments: GoldenFiles.paths)
+    func bfloat16(path: String) throws {
+        let golden = try GoldenCase(path: path)
+        let fp32 = try GoldenRun(golden, as: Float.self, chunk: defaultCausalChunk)
+        let bf16 = try MatmulPrecision.with(.bf16) { try GoldenRun(golden, as: Float.self, chunk: defaultCausalChunk) }
+        let fp32Errors = Dictionary(uniqueKeysWithValues: try fp32.errors(against: golden))
+        var worst = 0.0
+        for (tensor, error) in try bf16.errors(against: golden) {
+            #expect(error <= 2e-2, "\(golden.name) (bf16): \(tensor) relative error \(error)")
+            worst = max(worst, error.isNaN ? .infinity : error)
+        }
+        let worstFp32 = fp32Errors.values.max() ?? .infinity
+        #expect(worst > worstFp32, "\(golden.name): bf16 is no farther from the file than fp32 (\(worst) vs \(worstFp32)): are the products rounded?")
+    }
+}
