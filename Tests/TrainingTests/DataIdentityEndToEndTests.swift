@@ -10,7 +10,8 @@ import Training
 extension EndToEnd {
     /// Resuming on other training data (docs/FORMATS.md, "Training data record"), under
     /// `mpirun -np 2` on the KJV bytes: a changed file gives one warning line and training goes
-    /// on, `data.allow_change=true` silences it, unchanged data says nothing; a file with fewer
+    /// on, `data.allow_change=true` silences it, unchanged data says nothing (and the record
+    /// checks out against its documented definition, recomputed in Python); a file with fewer
     /// samples than the saved position needs is a one-line error that leaves the checkpoint
     /// usable; a checkpoint from before the record resumes with a one-line note.
     @Suite struct ResumeOnOtherData {
@@ -21,6 +22,13 @@ extension EndToEnd {
             return try #require(try run.checkpoints()[5])
         }
 
+        /// `jobs/formats/check_data_record.py`: the record checked from its definition in
+        /// docs/FORMATS.md alone (h5py, numpy), fingerprints recomputed from `files`.
+        static func checkFromDefinition(_ checkpoint: String, files: [String]) throws -> ProcessResult {
+            let script = RealData.packageRoot.appendingPathComponent("jobs/formats/check_data_record.py").path
+            return try ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", script, checkpoint, "--files"] + files)
+        }
+
         static func dataLines(_ result: ProcessResult) -> [String] {
             result.stdoutLines.filter { $0.hasPrefix("warning: data.train") || $0.hasPrefix("note: checkpoint") }
         }
@@ -29,6 +37,9 @@ extension EndToEnd {
             let run = try RunSetup("lm")
             let checkpoint = try Self.stoppedAtStep5(run)
             #expect(try CheckpointReader(path: checkpoint).readDataRecord()?.shards.map(\.file) == ["kjv-train.h5"])
+            let original = try RealData.path("kjv-train.h5")
+            let documented = try Self.checkFromDefinition(checkpoint, files: [original])
+            #expect(documented.status == 0 && documented.stdout.hasPrefix("check_data_record: ok"), "\(documented)")
 
             let unchanged = try run.train(ranks: 2, ["--resume", checkpoint, "--stop-at-step", "6"])
             #expect(unchanged.status == 75, "\(unchanged)")
@@ -49,6 +60,10 @@ extension EndToEnd {
             // The new checkpoint records the data it continued on.
             let after = try CheckpointReader(path: try #require(try run.checkpoints()[6])).readDataRecord()
             #expect(after?.shards.map(\.path) == [changed], "\(String(describing: after))")
+            let step6 = try #require(try run.checkpoints()[6])
+            #expect(try Self.checkFromDefinition(step6, files: [changed]).status == 0)
+            let mismatch = try Self.checkFromDefinition(checkpoint, files: [changed])
+            #expect(mismatch.status == 1 && mismatch.stdout.contains("FAIL: shard 0"), "the changed file is not the recorded one: \(mismatch)")
 
             let allowed = try run.train(ranks: 2, ["--resume", checkpoint, "--stop-at-step", "6", "--set", "data.train=\(changed)",
                                                    "--set", "data.allow_change=true"])
