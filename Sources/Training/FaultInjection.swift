@@ -15,7 +15,7 @@ import Glibc
 /// | `nan-grad-at-step-N-rank-R[-times-K]` | one gradient value of rank R becomes NaN before it is all-reduced |
 /// | `huge-grad-at-step-N-rank-R[-times-K]` | one gradient value of rank R becomes 1e30: finite, but its square overflows Float |
 /// | `nan-loss-at-step-N-rank-R[-times-K]` | rank R's loss is NaN, and so is its loss gradient (the backward's loss scale) |
-/// | `desync-params-at-step-N-rank-R` | after step N's update, rank R's first parameter moves by one ulp: the next cross-rank checksum must catch it |
+/// | `desync-params-at-step-N-rank-R` | after step N's update, rank R's first parameter moves by 1.0 (one ulp could be rounded away by the next update): the next cross-rank checksum must catch it |
 ///
 /// A skipped step does not advance `state.step`, so the poisons with `-times-K` hit the next K
 /// attempts at step N in a row: K consecutive non-finite steps.
@@ -97,7 +97,7 @@ extension TrainingHooks {
             hooks.spoil = { $0 == step && attempts.take() ? .loss : nil }
         case let .desyncParameters(step, desyncedRank)? where desyncedRank == rank:
             hooks.afterUpdate = { completed, parameters in
-                if completed == step { parameters[0] = parameters[0].nextUp }
+                if completed == step { parameters[0] += 1 }
             }
         default:
             break

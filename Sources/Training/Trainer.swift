@@ -228,8 +228,14 @@ public final class Trainer {
     /// ranks that differ from rank 0 otherwise.
     func verifyParametersAgree() throws {
         let crc = Int64(CRC32.checksum(UnsafeRawBufferPointer(model.parameters.buffer)))
-        var extremes = [crc, -crc]
-        try extremes.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .max) }
+        // [max crc, max −crc] over the ranks. The buffer is allocated rather than an array's
+        // storage: a release build read back a small array's initial elements after the
+        // non-blocking reduction had written it (the cross-rank check never fired).
+        let extremes = UnsafeMutableBufferPointer<Int64>.allocate(capacity: 2)
+        defer { extremes.deallocate() }
+        extremes[0] = crc
+        extremes[1] = -crc
+        try allReduceWithTimeout(extremes, op: .max)
         if extremes[0] == -extremes[1] { return }
         let reference = try communicator.broadcast(crc, root: 0)
         var differs = [Int32](repeating: 0, count: communicator.size)
