@@ -19,14 +19,14 @@ public enum SafetensorsWriter {
         precondition(values.count == table.count, "safetensors: \(values.count) values for a table of \(table.count)")
         var fields: [String] = []
         if !metadata.isEmpty {
-            let pairs = metadata.keys.sorted().map { "\(jsonString($0)): \(jsonString(metadata[$0]!))" }
+            let pairs = metadata.keys.sorted().map { "\(jsonStringLiteral($0)): \(jsonStringLiteral(metadata[$0]!))" }
             fields.append("\"__metadata__\": {" + pairs.joined(separator: ", ") + "}")
         }
         var offset = 0
         for entry in table.entries {
             let bytes = entry.count * MemoryLayout<Float>.size
             let shape = entry.shape.map(String.init).joined(separator: ", ")
-            fields.append("\(jsonString(entry.name)): {\"dtype\": \"F32\", \"shape\": [\(shape)], \"data_offsets\": [\(offset), \(offset + bytes)]}")
+            fields.append("\(jsonStringLiteral(entry.name)): {\"dtype\": \"F32\", \"shape\": [\(shape)], \"data_offsets\": [\(offset), \(offset + bytes)]}")
             offset += bytes
         }
         var header = Array(("{" + fields.joined(separator: ", ") + "}").utf8)
@@ -51,21 +51,6 @@ public enum SafetensorsWriter {
             unlink(temporary)
             throw SafetensorsError("cannot write \(path): \(reason)")
         }
-    }
-
-    /// `text` as a JSON string literal (quotes, backslashes and control characters escaped).
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
     }
 }
 

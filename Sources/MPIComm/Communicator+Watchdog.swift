@@ -19,14 +19,28 @@ extension Communicator {
         try request.wait(seconds: seconds)
     }
 
-    /// `allReduceWithTimeout` on an array, in place. After a timeout the array's storage is still
-    /// MPI's: abort the job without touching the array.
+    /// `allReduceWithTimeout` on an array, in place (through `allReducedWithTimeout`).
     public func allReduceWithTimeout<T: MPIScalar>(_ array: inout [T], op: MPIReduceOp, seconds: Double,
                                                    maxElementsPerCall: Int = Communicator.maxElementsPerCall)
         throws
     {
-        try array.withUnsafeMutableBufferPointer {
-            try allReduceWithTimeout($0, op: op, seconds: seconds, maxElementsPerCall: maxElementsPerCall)
-        }
+        array = try allReducedWithTimeout(array, op: op, seconds: seconds, maxElementsPerCall: maxElementsPerCall)
+    }
+
+    /// The element-wise reduction of `values` over the ranks, with a deadline.
+    ///
+    /// The values travel in a buffer allocated for the call, never in an array's own storage: MPI
+    /// writes a non-blocking collective's result during a later call (`MPI_Testall`) that does not
+    /// name the buffer, and an optimised build was seen to read a small array back unchanged
+    /// after such a reduction. After a timeout the buffer is left to MPI (not freed): end the job.
+    public func allReducedWithTimeout<T: MPIScalar>(_ values: [T], op: MPIReduceOp, seconds: Double,
+                                                    maxElementsPerCall: Int = Communicator.maxElementsPerCall)
+        throws -> [T]
+    {
+        let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: values.count)
+        _ = buffer.initialize(from: values)
+        try allReduceWithTimeout(buffer, op: op, seconds: seconds, maxElementsPerCall: maxElementsPerCall)
+        defer { buffer.deallocate() }
+        return Array(buffer)
     }
 }

@@ -1,4 +1,3 @@
-import Checkpoints
 import Datasets
 import FlowModel
 import MPIComm
@@ -11,30 +10,9 @@ public enum Evaluator {
     /// - Parameter batchSize: samples per forward (nil: the run's micro-batch).
     public static func evaluate(checkpoint path: String, data: [String], batchSize: Int?,
                                 communicator: Communicator) throws -> (result: EvaluationResult, config: RunConfig, step: Int) {
-        var reader: CheckpointReader?
-        let header = try communicator.rootDecides {
-            let opened = try CheckpointReader(path: path)
-            reader = opened
-            return "\(opened.trainer.step)\n" + opened.configText
-        }
-        guard let newline = header.firstIndex(of: "\n"), let step = Int(header[..<newline]) else {
-            throw TrainingError("internal: malformed checkpoint header")
-        }
-        let config = try communicator.allSucceed {
-            try RunConfig(yaml: String(header[header.index(after: newline)...]), label: path + ":/config")
-        }
-        let batch = batchSize ?? config.train.microBatch
-        guard batch >= 1 else { throw TrainingError("--batch must be at least 1, got \(batch)") }
-        let model = FlowformerModel<Float>(config: config.model, maxBatch: batch)
-        _ = try communicator.rootDecides {
-            try reader?.readParameters(table: model.table, into: model.parameters.pointer)
-            return ""
-        }
-        reader = nil
-        try communicator.broadcast(model.parameters.buffer, root: 0)
-
-        let split = try communicator.allSucceed { try DatasetSplit.open(data) }
-        try communicator.allSucceed { try DataCompatibility.check(model: config.model, split: split, key: "--data") }
+        let loaded = try CheckpointModel.load(path: path, batchSize: batchSize, communicator: communicator)
+        let config = loaded.config, step = loaded.step, batch = loaded.batchSize, model = loaded.model
+        let split = try loaded.openSplit(data, communicator: communicator)
         let loader = try communicator.allSucceed {
             try EvaluationLoader(split: split, batchSize: batch, worldSize: communicator.size, rank: communicator.rank,
                                  sequenceLength: config.model.kind == .image ? nil : config.model.seqLen,

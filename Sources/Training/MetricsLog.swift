@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 import MPIComm
 
@@ -71,18 +72,7 @@ public enum MetricValue {
         switch self {
         case .int(let v): return String(v)
         case .double(let v): return v.isFinite ? String(v) : "null"
-        case .string(let s):
-            var escaped = ""
-            for scalar in s.unicodeScalars {
-                switch scalar {
-                case "\"": escaped += "\\\""
-                case "\\": escaped += "\\\\"
-                case "\n": escaped += "\\n"
-                default:
-                    if scalar.value < 0x20 { escaped += String(format: "\\u%04x", scalar.value) } else { escaped.unicodeScalars.append(scalar) }
-                }
-            }
-            return "\"" + escaped + "\""
+        case .string(let s): return jsonStringLiteral(s)
         }
     }
 }

@@ -1,4 +1,3 @@
-import Checkpoints
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -64,7 +63,6 @@ public enum Predictor {
     /// - Returns: the predictions (complete on rank 0 only), the run configuration and the step.
     public static func predict(checkpoint path: String, data: [String], output: String, batchSize: Int?,
                                communicator: Communicator) throws -> (predictions: Predictions, config: RunConfig, step: Int) {
-        var reader: CheckpointReader?
         // Rank 0 writes under a temporary name and renames at the end: an earlier file at
         // `output` survives a failed run.
         let temporary = output + ".tmp-\(getpid())"
@@ -75,32 +73,13 @@ public enum Predictor {
                 unlink(temporary)
             }
         }
-        let header = try communicator.rootDecides {
-            let opened = try CheckpointReader(path: path)
-            reader = opened
+        let loaded = try CheckpointModel.load(path: path, batchSize: batchSize, communicator: communicator) {
             do { outputFile = try HDF5File(path: temporary, mode: .truncate) } catch {
                 throw TrainingError("cannot write --out \(output): \(error)")
             }
-            return "\(opened.trainer.step)\n" + opened.configText
         }
-        guard let newline = header.firstIndex(of: "\n"), let step = Int(header[..<newline]) else {
-            throw TrainingError("internal: malformed checkpoint header")
-        }
-        let config = try communicator.allSucceed {
-            try RunConfig(yaml: String(header[header.index(after: newline)...]), label: path + ":/config")
-        }
-        let batch = batchSize ?? config.train.microBatch
-        guard batch >= 1 else { throw TrainingError("--batch must be at least 1, got \(batch)") }
-        let model = FlowformerModel<Float>(config: config.model, maxBatch: batch)
-        _ = try communicator.rootDecides {
-            try reader?.readParameters(table: model.table, into: model.parameters.pointer)
-            return ""
-        }
-        reader = nil
-        try communicator.broadcast(model.parameters.buffer, root: 0)
-
-        let split = try communicator.allSucceed { try DatasetSplit.open(data) }
-        try communicator.allSucceed { try DataCompatibility.check(model: config.model, split: split, key: "--data") }
+        let config = loaded.config, step = loaded.step, batch = loaded.batchSize, model = loaded.model
+        let split = try loaded.openSplit(data, communicator: communicator)
         let kind = config.model.kind
         let length = config.model.seqLen
         let loader = try communicator.allSucceed {

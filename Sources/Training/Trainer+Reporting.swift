@@ -228,8 +228,7 @@ extension Trainer {
     /// The largest peak resident memory of any rank (`VmHWM`), beside the plan's estimate: one
     /// line and a `memory` metrics record at the end of a run.
     func reportPeakMemory() throws {
-        var peak = [Int64(ResidentMemory.peakBytes())]
-        try peak.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .max) }
+        let peak = try allReducedWithTimeout([Int64(ResidentMemory.peakBytes())], op: .max)
         guard isRoot else { return }
         let ratio = Double(peak[0]) / Double(max(plan.total, 1))
         options.print("peak resident memory: \(formatBytes(Int(peak[0]))) per rank (largest of \(communicator.size)); "

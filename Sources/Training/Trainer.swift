@@ -251,19 +251,12 @@ public final class Trainer {
     /// ranks that differ from rank 0 otherwise.
     func verifyParametersAgree() throws {
         let crc = Int64(CRC32.checksum(UnsafeRawBufferPointer(model.parameters.buffer)))
-        // [max crc, max −crc] over the ranks. The buffer is allocated rather than an array's
-        // storage: a release build read back a small array's initial elements after the
-        // non-blocking reduction had written it (the cross-rank check never fired).
-        let extremes = UnsafeMutableBufferPointer<Int64>.allocate(capacity: 2)
-        defer { extremes.deallocate() }
-        extremes[0] = crc
-        extremes[1] = -crc
-        try allReduceWithTimeout(extremes, op: .max)
+        let extremes = try allReducedWithTimeout([crc, -crc], op: .max)   // [max crc, −min crc]
         if extremes[0] == -extremes[1] { return }
         let reference = try communicator.broadcast(crc, root: 0)
-        var differs = [Int32](repeating: 0, count: communicator.size)
-        differs[communicator.rank] = crc == reference ? 0 : 1
-        try differs.withUnsafeMutableBufferPointer { try allReduceWithTimeout($0, op: .max) }
+        var own = [Int32](repeating: 0, count: communicator.size)
+        own[communicator.rank] = crc == reference ? 0 : 1
+        let differs = try allReducedWithTimeout(own, op: .max)
         let ranks = differs.indices.filter { differs[$0] != 0 }.map(String.init).joined(separator: ", ")
         throw CollectiveFailure("parameters differ across ranks at step \(state.step): rank(s) \(ranks) disagree with rank 0 (checksum of the parameter buffer)")
     }
@@ -275,6 +268,18 @@ public final class Trainer {
         let request = try communicator.allReduceNonBlocking(buffer, op: op)
         do {
             try request.wait(seconds: options.collectiveTimeout)
+        } catch let error as MPIError {
+            abortJob(error)
+        }
+    }
+
+    /// The element-wise reduction of a few values over the ranks, with the collective timeout
+    /// (`Communicator.allReducedWithTimeout`: never in an array's own storage); ends the job on a
+    /// timeout like `allReduceWithTimeout`.
+    func allReducedWithTimeout<T: MPIScalar>(_ values: [T], op: MPIReduceOp) throws -> [T] {
+        guard communicator.size > 1 else { return values }
+        do {
+            return try communicator.allReducedWithTimeout(values, op: op, seconds: options.collectiveTimeout)
         } catch let error as MPIError {
             abortJob(error)
         }

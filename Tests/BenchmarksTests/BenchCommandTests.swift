@@ -1,11 +1,12 @@
 import Foundation
 import Testing
 @testable import Benchmarks
+import TestSupport
 
 /// `flowformer bench …` end to end: the built executable, its table and its JSON.
 @Suite struct BenchCommandTests {
     @Test func attentionQuickWritesTheReportAndTheTable() throws {
-        let directory = try temporaryDirectory()
+        let directory = try temporaryDirectoryURL("bench-test")
         defer { try? FileManager.default.removeItem(at: directory) }
         let json = directory.appendingPathComponent("attention.json").path
         let run = try runFlowformer(["bench", "attention", "--lengths", "256", "--quick", "--json", json])
@@ -48,12 +49,6 @@ struct ProcessOutput: CustomStringConvertible {
     var description: String { "status \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)---" }
 }
 
-func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("bench-test-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
-
 /// The built `flowformer`, next to the test bundle (or in `FLOWFORMER_BUILD_DIR`).
 func flowformerExecutable() throws -> URL {
     var directories: [URL] = []
@@ -75,7 +70,7 @@ func flowformerExecutable() throws -> URL {
 /// Runs the built `flowformer` with `arguments` (under `mpirun -np mpiRanks` if given); output
 /// goes through files, so no pipe can fill up.
 func runFlowformer(_ arguments: [String], timeoutSeconds: Double = 120, mpiRanks: Int? = nil) throws -> ProcessOutput {
-    let directory = try temporaryDirectory()
+    let directory = try temporaryDirectoryURL("bench-test")
     defer { try? FileManager.default.removeItem(at: directory) }
     let outURL = directory.appendingPathComponent("stdout"), errURL = directory.appendingPathComponent("stderr")
     _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
@@ -128,7 +123,7 @@ func runFlowformer(_ arguments: [String], timeoutSeconds: Double = 120, mpiRanks
     }
 
     @Test func oneRankImageQuickWithAPeakGivesMFU() throws {
-        let directory = try temporaryDirectory()
+        let directory = try temporaryDirectoryURL("bench-test")
         defer { try? FileManager.default.removeItem(at: directory) }
         let json = directory.appendingPathComponent("model.json").path
         let run = try runFlowformer(["bench", "model", "--config", "image", "--attention", "softmax", "--quick",
@@ -145,7 +140,7 @@ func runFlowformer(_ arguments: [String], timeoutSeconds: Double = 120, mpiRanks
 
     @Test(arguments: [true, false])
     func twoRanksUnderMpirun(overlap: Bool) throws {
-        let directory = try temporaryDirectory()
+        let directory = try temporaryDirectoryURL("bench-test")
         defer { try? FileManager.default.removeItem(at: directory) }
         let json = directory.appendingPathComponent("model.json").path
         let run = try runMpirun(ranks: 2, ["bench", "model", "--config", "lm", "--quick", overlap ? "--overlap" : "--no-overlap",

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `flowformer bench generate` end to end on a small model: a table row and a JSON entry per
 /// (attention, context), positive rates, and state sizes that are flat for flow and linear and
 /// grow with the context for softmax.
 @Suite struct BenchGenerateTests {
     @Test func smallRunWritesTheTableAndTheJSON() throws {
-        let directory = try temporaryDirectory()
+        let directory = try temporaryDirectoryURL("bench-test")
         defer { try? FileManager.default.removeItem(at: directory) }
         let json = directory.appendingPathComponent("generate.json").path
         let run = try runFlowformer(["bench", "generate", "--contexts", "16,64", "--tokens", "4", "--rounds", "1",

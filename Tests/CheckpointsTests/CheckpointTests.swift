@@ -3,13 +3,7 @@ import Testing
 import TensorKernels
 import HDF5IO
 @testable import Checkpoints
-
-/// A fresh directory per test (Swift Testing runs tests in parallel).
-func temporaryDirectory(_ label: String = #function) throws -> String {
-    let path = NSTemporaryDirectory() + "checkpoints-\(label.filter(\.isLetter))-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
+import TestSupport
 
 /// A small table with the shapes of a real model's first entries.
 func smallTable() -> ParameterTable {
@@ -62,7 +56,7 @@ func writeCheckpoint(in directory: String, step: Int, validationLoss: Double? = 
 }
 
 @Test func roundTripIsBitwise() throws {
-    let directory = try temporaryDirectory()
+    let directory = try temporaryDirectory("checkpoints")
     let saved = try writeCheckpoint(in: directory, step: 12, validationLoss: 2.5)
     #expect(saved.path.hasSuffix("/checkpoint-000000012.h5"))
     let reader = try CheckpointReader(path: saved.path)
@@ -81,7 +75,7 @@ func writeCheckpoint(in directory: String, step: Int, validationLoss: Double? = 
 }
 
 @Test func layoutIsTheSpecOne() throws {
-    let directory = try temporaryDirectory()
+    let directory = try temporaryDirectory("checkpoints")
     let saved = try writeCheckpoint(in: directory, step: 3)
     let file = try HDF5File(path: saved.path, mode: .readOnly)
     let weight = try file.root.dataset("model/blocks.0.attn.query.weight")
@@ -126,7 +120,7 @@ func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
 }
 
 @Test func flippedDataByteIsDetected() throws {
-    let directory = try temporaryDirectory()
+    let directory = try temporaryDirectory("checkpoints")
     let saved = try writeCheckpoint(in: directory, step: 5)
     try corruptParameterBytes(saved, entry: "head.weight")
     let reader = try CheckpointReader(path: saved.path)
@@ -138,7 +132,7 @@ func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
 }
 
 @Test func truncatedFileIsRejected() throws {
-    let directory = try temporaryDirectory()
+    let directory = try temporaryDirectory("checkpoints")
     let saved = try writeCheckpoint(in: directory, step: 5)
     let size = try #require(try FileManager.default.attributesOfItem(atPath: saved.path)[.size] as? Int)
     let handle = try #require(FileHandle(forWritingAtPath: saved.path))
@@ -152,7 +146,7 @@ func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
 }
 
 @Test func newestLoadableFallsBackPastADamagedCheckpoint() throws {
-    let directory = try temporaryDirectory()
+    let directory = try temporaryDirectory("checkpoints")
     _ = try writeCheckpoint(in: directory, step: 10)
     let newest = try writeCheckpoint(in: directory, step: 20)
     try Data("not an HDF5 file".utf8).write(to: URL(fileURLWithPath: newest.path))
@@ -166,7 +160,7 @@ func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
 }
 
 @Test func wrongFormatVersionIsRejected() throws {
-    let directory = try temporaryDirectory()
+    let directory = try temporaryDirectory("checkpoints")
     let saved = try writeCheckpoint(in: directory, step: 1)
     do {
         let file = try HDF5File(path: saved.path, mode: .readWrite)
@@ -178,7 +172,7 @@ func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
 }
 
 @Test func otherArchitectureIsRejected() throws {
-    let directory = try temporaryDirectory()
+    let directory = try temporaryDirectory("checkpoints")
     let saved = try writeCheckpoint(in: directory, step: 1)
     var other = ParameterTable()
     other.append("embed.weight", shape: [11, 8], decays: false)
@@ -191,7 +185,7 @@ func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
 }
 
 @Test func retentionKeepsNewestAndBest() throws {
-    let directory = try temporaryDirectory()
+    let directory = try temporaryDirectory("checkpoints")
     for step in [2, 4, 6, 8, 10] { _ = try writeCheckpoint(in: directory, step: step) }
     let store = CheckpointDirectory(path: directory)
     try store.applyRetention(keep: 2, bestStep: 4)
@@ -232,7 +226,7 @@ func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
     let words = integers.map { UInt64(bitPattern: $0).littleEndian } + [2.5, 2.25].map { ($0 as Double).bitPattern.littleEndian }
     #expect(state.attributeChecksum(formatVersion: 1) == words.withUnsafeBytes { CRC32.checksum($0) })
 
-    let directory = try temporaryDirectory()
+    let directory = try temporaryDirectory("checkpoints")
     let saved = try writeCheckpoint(in: directory, step: 5, validationLoss: 1.5)
     let trainer = try HDF5File(path: saved.path, mode: .readOnly).root.group("trainer")
     for field in TrainerState.fields {

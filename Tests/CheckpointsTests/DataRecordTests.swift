@@ -1,5 +1,6 @@
 import Foundation
 import HDF5IO
+import TestSupport
 import Testing
 @testable import Checkpoints
 
@@ -15,7 +16,7 @@ import Testing
         })
 
     @Test func roundTripAndLayout() throws {
-        let saved = try writeCheckpoint(in: try temporaryDirectory(), step: 4, dataRecord: Self.record)
+        let saved = try writeCheckpoint(in: try temporaryDirectory("checkpoints"), step: 4, dataRecord: Self.record)
         let reader = try CheckpointReader(path: saved.path)
         #expect(try reader.readDataRecord() == Self.record)
         try reader.verifyChecksums()
@@ -30,7 +31,7 @@ import Testing
     }
 
     @Test func olderCheckpointsHaveNone() throws {
-        let saved = try writeCheckpoint(in: try temporaryDirectory(), step: 4)
+        let saved = try writeCheckpoint(in: try temporaryDirectory("checkpoints"), step: 4)
         let reader = try CheckpointReader(path: saved.path)
         #expect(try reader.readDataRecord() == nil)
         try reader.verifyChecksums()
@@ -40,7 +41,7 @@ import Testing
     /// `readDataRecord` and in `verifyChecksums` (so the automatic resume skips the file).
     @Test(arguments: ["rows", "file"])
     func changedAttributeIsDetected(key: String) throws {
-        let saved = try writeCheckpoint(in: try temporaryDirectory(), step: 4, dataRecord: Self.record)
+        let saved = try writeCheckpoint(in: try temporaryDirectory("checkpoints"), step: 4, dataRecord: Self.record)
         do {
             let file = try HDF5File(path: saved.path, mode: .readWrite)
             let shard = try file.root.group("data/shard-00001")
@@ -60,7 +61,7 @@ import Testing
     @Test func missingShardIsNamed() throws {
         var record = Self.record
         record.shards.removeLast()
-        let saved = try writeCheckpoint(in: try temporaryDirectory(), step: 4, dataRecord: record)
+        let saved = try writeCheckpoint(in: try temporaryDirectory("checkpoints"), step: 4, dataRecord: record)
         do {
             let file = try HDF5File(path: saved.path, mode: .readWrite)
             try file.root.group("data").setAttribute("shards", Int64(3))

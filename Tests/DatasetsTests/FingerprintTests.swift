@@ -1,5 +1,6 @@
 import Foundation
 import HDF5IO
+import TestSupport
 import Testing
 @testable import Datasets
 
@@ -44,7 +45,7 @@ import Testing
     }
 
     @Test func sameContentSameFingerprintChangedByteOrRowCountAnother() throws {
-        let directory = try makeTemporaryDirectory().path
+        let directory = try temporaryDirectory("datasets")
         let tokens = Self.stream()
         let original = directory + "/original.h5", rechunked = directory + "/rechunked.h5"
         try Self.writeTokens(tokens, to: original)
@@ -74,13 +75,12 @@ import Testing
             try Self.writeTokens(length > tokens.count ? tokens + [7] : Array(tokens.dropLast()), to: path)
             #expect(try Self.fingerprint(path) != reference, "\(length) tokens instead of \(tokens.count)")
         }
-        try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// A small file is hashed whole: any pixel or label counts; the identity names the layout
     /// and the kind's attributes.
     @Test func smallImageSplitIsHashedWholeAndDescribed() throws {
-        let directory = try makeTemporaryDirectory().path
+        let directory = try temporaryDirectory("datasets")
         let images = FixtureFile.images(count: 20, mean: [0.5, 0.25], std: [0.2, 0.3])
         try images.write(to: directory + "/a.h5")
         var pixel = images
@@ -98,6 +98,5 @@ import Testing
         #expect(identities[0].attributes == "format_version=1 num_classes=10 mean=[0.5, 0.25] std=[0.2, 0.3]",
                 "\(identities[0].attributes)")
         #expect(Set(identities.map(\.fingerprint)).count == 3, "\(identities.map(\.fingerprint))")
-        try? FileManager.default.removeItem(atPath: directory)
     }
 }

@@ -2,15 +2,6 @@ import Foundation
 import HDF5IO
 @testable import Datasets
 
-/// A fresh temporary directory for one test (Swift Testing runs tests in parallel).
-func makeTemporaryDirectory(_ name: String = #function) throws -> URL {
-    let safe = name.filter { $0.isLetter || $0.isNumber }
-    let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("DatasetsTests-\(safe)-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
-
 /// Deterministic pixel of image `sample` at (y, x, c): distinct across samples, rows, columns.
 func pixelValue(sample: Int, y: Int, x: Int, c: Int) -> UInt8 {
     UInt8(truncatingIfNeeded: sample &* 37 &+ y &* 11 &+ x &* 5 &+ c &* 3)

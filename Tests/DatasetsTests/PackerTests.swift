@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Datasets
+import TestSupport
 
 /// The packers (datasets/pack.sh) run end to end on small fixtures written here — and on the real
 /// Debian data when it is installed — and the reader must accept what they write.
@@ -50,7 +51,7 @@ import Testing
     }
 
     @Test func fashionMNISTFromIDXFixtures() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try temporaryDirectoryURL("DatasetsTests")
         let source = directory.appendingPathComponent("idx")
         try FileManager.default.createDirectory(at: source, withIntermediateDirectories: true)
         let trainImages = (0 ..< 30 * 28 * 28).map { UInt8(truncatingIfNeeded: $0 &* 7) }
@@ -80,7 +81,7 @@ import Testing
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")))
     func fashionMNISTFromDebian() throws {
-        let out = try makeTemporaryDirectory().path
+        let out = try temporaryDirectoryURL("DatasetsTests").path
         try packOrFail(["fashion-mnist", "--out", out])
         let counts = try ["train", "val", "test"].map { try DatasetSplit.open(out + "/fashion-mnist-\($0).h5").rowCount }
         #expect(counts == [55_000, 5_000, 10_000])
@@ -92,7 +93,7 @@ import Testing
     }
 
     @Test func kjvPacksAnyTextAsBytes() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try temporaryDirectoryURL("DatasetsTests")
         let text = String(repeating: "In the beginning was the Word.\n", count: 40)   // 1240 bytes
         let textPath = directory.appendingPathComponent("text.txt").path
         try text.write(toFile: textPath, atomically: true, encoding: .utf8)
@@ -109,7 +110,7 @@ import Testing
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/bible")))
     func kjvFromDebian() throws {
-        let out = try makeTemporaryDirectory().path
+        let out = try temporaryDirectoryURL("DatasetsTests").path
         try packOrFail(["kjv", "--out", out])
         let train = try DatasetSplit.open(out + "/kjv-train.h5")
         let val = try DatasetSplit.open(out + "/kjv-val.h5")
@@ -149,7 +150,7 @@ import Testing
     }
 
     @Test func listOpsTreesEvaluateToTheirLabels() throws {
-        let out = try makeTemporaryDirectory().path
+        let out = try temporaryDirectoryURL("DatasetsTests").path
         try packOrFail(["listops", "--out", out, "--train", "12", "--val", "3", "--test", "4", "--seed", "3"])
         let train = try DatasetSplit.open(out + "/listops-train.h5")
         #expect(train.kind == .sequences && train.vocabSize == 16 && train.numClasses == 10)
@@ -168,7 +169,7 @@ import Testing
     }
 
     @Test func convertNpyIdxAndCifar() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try temporaryDirectoryURL("DatasetsTests")
         let out = directory.appendingPathComponent("out").path
 
         // .npy: 6 RGB images 2×3, labels int64.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Datasets
+import TestSupport
 
 /// Expected normalised pixel of `sample` at (y, x, c) with no augmentation.
 func normalisedPixel(sample: Int, y: Int, x: Int, c: Int, mean: [Double], std: [Double]) -> Float {
@@ -9,7 +10,7 @@ func normalisedPixel(sample: Int, y: Int, x: Int, c: Int, mean: [Double], std: [
 
 @Suite struct ShardedReadTests {
     @Test func rowRangesAcrossShardBoundariesReturnExactlyThoseRows() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try temporaryDirectoryURL("DatasetsTests")
         let paths = try writeShards(in: directory, name: "img", sizes: [3, 1, 4, 2]) { first, count in
             .images(first: first, count: count, height: 2, width: 2, channels: 3)
         }
@@ -49,7 +50,7 @@ func normalisedPixel(sample: Int, y: Int, x: Int, c: Int, mean: [Double], std: [
     }
 
     @Test func imageBatchesHoldTheOrderedSamplesNormalised() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try temporaryDirectoryURL("DatasetsTests")
         let split = try imageSplit(directory)        // 25 samples over 4 shards
         #expect(split.imageHeight == 4 && split.imageWidth == 3 && split.imageChannels == 2)
         for worldSize in 1...4 {
@@ -83,7 +84,7 @@ func normalisedPixel(sample: Int, y: Int, x: Int, c: Int, mean: [Double], std: [
     }
 
     @Test func tokenWindowsGiveInputsAndNextTokenTargets() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try temporaryDirectoryURL("DatasetsTests")
         // 103 tokens in shards of 10, 33, 60: windows of L = 8 cross shard boundaries.
         _ = try writeShards(in: directory, name: "kjv", sizes: [10, 33, 60]) { first, count in
             .tokens(first: first, count: count, vocab: 50)
@@ -113,7 +114,7 @@ func normalisedPixel(sample: Int, y: Int, x: Int, c: Int, mean: [Double], std: [
     }
 
     @Test func sequenceBatchesHoldTokensAndLabels() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try temporaryDirectoryURL("DatasetsTests")
         let path = directory.appendingPathComponent("listops.h5").path
         try FixtureFile.sequences(count: 9, length: 6, vocab: 16).write(to: path)
         let split = try DatasetSplit.open(path)
@@ -129,7 +130,7 @@ func normalisedPixel(sample: Int, y: Int, x: Int, c: Int, mean: [Double], std: [
     }
 
     @Test func sequenceBatchesHoldLengths() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try temporaryDirectoryURL("DatasetsTests")
         // Without a lengths dataset every row is real to its end.
         let plain = directory.appendingPathComponent("plain.h5").path
         try FixtureFile.sequences(count: 4, length: 6).write(to: plain)
@@ -163,7 +164,7 @@ func normalisedPixel(sample: Int, y: Int, x: Int, c: Int, mean: [Double], std: [
     }
 
     @Test func savedPositionsRestoreTheSameBatches() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try temporaryDirectoryURL("DatasetsTests")
         let split = try imageSplit(directory)
         let augmentation = ImageAugmentation(padding: 1, seed: 4)
         let reference = try TrainingLoader(split: split, globalBatchSize: 6, seed: 3, augmentation: augmentation)
@@ -206,7 +207,7 @@ func normalisedPixel(sample: Int, y: Int, x: Int, c: Int, mean: [Double], std: [
     }
 
     @Test func cropAndFlipMatchTheReferenceAndIgnoreTheWorldSize() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try temporaryDirectoryURL("DatasetsTests")
         let path = directory.appendingPathComponent("train.h5").path
         let mean = [0.1, 0.2], std = [0.3, 0.4]
         try FixtureFile.images(count: 16, height: 5, width: 6, channels: 2, mean: mean, std: std).write(to: path)
@@ -251,7 +252,7 @@ func normalisedPixel(sample: Int, y: Int, x: Int, c: Int, mean: [Double], std: [
 
 @Suite struct EvaluationLoaderTests {
     @Test func ranksCoverEverySampleOnceWithAPartialLastBatch() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try temporaryDirectoryURL("DatasetsTests")
         let paths = try writeShards(in: directory, name: "val", sizes: [6, 5]) { first, count in
             .images(first: first, count: count, height: 2, width: 2, channels: nil)
         }

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
 @testable import Datasets
+import TestSupport
 
 /// Every way a split can be wrong, each on a real HDF5 file, and the one-line message it gives.
 @Suite struct OpenValidationTests {
     /// Writes `fixture` as bad.h5 in a fresh directory and returns the message of opening it.
     func openMessage(_ fixture: FixtureFile, name: String = #function) throws -> (String?, String) {
-        let directory = try makeTemporaryDirectory(name)
+        let directory = try temporaryDirectoryURL("DatasetsTests", label: name)
         let path = directory.appendingPathComponent("bad.h5").path
         try fixture.write(to: path)
         return (datasetErrorMessage { _ = try DatasetSplit.open(path) }, path)
@@ -18,7 +19,7 @@ import Testing
     }
 
     @Test func missingFile() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try temporaryDirectoryURL("DatasetsTests")
         let path = directory.appendingPathComponent("absent.h5").path
         #expect(datasetErrorMessage { _ = try DatasetSplit.open(path) } == "\(path): no such file")
         let pattern = directory.appendingPathComponent("absent-*.h5").path
@@ -26,7 +27,7 @@ import Testing
     }
 
     @Test func notHDF5() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try temporaryDirectoryURL("DatasetsTests")
         let path = directory.appendingPathComponent("text.h5").path
         try "not hdf5\n".write(toFile: path, atomically: true, encoding: .utf8)
         let message = try #require(datasetErrorMessage { _ = try DatasetSplit.open(path) })
@@ -142,7 +143,7 @@ import Testing
     }
 
     @Test func shardsWithDifferentLayouts() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try temporaryDirectoryURL("DatasetsTests")
         let a = directory.appendingPathComponent("s-0.h5").path
         let b = directory.appendingPathComponent("s-1.h5").path
         try FixtureFile.images(count: 3, height: 4, width: 3).write(to: a)
@@ -160,7 +161,7 @@ import Testing
     }
 
     @Test func fewerSamplesThanOneGlobalBatch() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try temporaryDirectoryURL("DatasetsTests")
         let path = directory.appendingPathComponent("small.h5").path
         try FixtureFile.images(count: 6).write(to: path)
         let split = try DatasetSplit.open(path)

@@ -1,5 +1,6 @@
 import Testing
 import TensorKernels
+import TestSupport
 @testable import FlowModel
 
 // The bf16 GEMM (both paths: VDPBF16PS when the CPU has AVX512_BF16, and the portable one)
@@ -9,13 +10,7 @@ import TensorKernels
 // padded leading dimensions, alpha, beta and bias.
 
 /// Deterministic values in [−1, 1) with full Float precision (so rounding to bf16 matters).
-private func values(_ count: Int, seed: UInt64) -> [Float] {
-    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-    return (0..<count).map { _ in
-        state ^= state << 13; state ^= state >> 7; state ^= state << 17
-        return Float(state >> 40) / Float(1 << 23) - 1
-    }
-}
+private func values(_ count: Int, seed: UInt64) -> [Float] { xorshiftFloats(count, seed: seed) }
 
 struct BFloat16GemmCase: CustomTestStringConvertible, Sendable {
     var m: Int, n: Int, k: Int

@@ -1,18 +1,13 @@
 import Testing
 import TensorKernels
+import TestSupport
 @testable import FlowModel
 
 /// SplitMix64: a small deterministic generator for test data.
 struct TestRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private var source: SplitMix64
+    init(seed: UInt64) { source = SplitMix64(state: seed) }
+    mutating func next() -> UInt64 { source.next() }
     /// Uniform in [-scale, scale).
     mutating func uniform(_ scale: Double = 1) -> Double { Double.random(in: -scale ..< scale, using: &self) }
     mutating func values(_ count: Int, scale: Double = 1) -> [Double] { (0..<count).map { _ in uniform(scale) } }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import _CHDF5
 @testable import HDF5IO
+import TestSupport
 
 /// Sets a scalar and an array attribute of `T` on `holder` and reads both back exactly.
 func checkAttributeRoundTrip<T: SampleScalar>(_ type: T.Type, on holder: HDF5AttributeHolder) throws {
@@ -15,7 +16,7 @@ func checkAttributeRoundTrip<T: SampleScalar>(_ type: T.Type, on holder: HDF5Att
 }
 
 @Test func attributesOfEveryKindRoundTripOnGroupsAndDatasets() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "attributes.h5")
         let longText = String(repeating: "key: value — ünïcödé\n", count: 5_000)  // > 64 KiB
         do {
@@ -55,7 +56,7 @@ func checkAttributeRoundTrip<T: SampleScalar>(_ type: T.Type, on holder: HDF5Att
 }
 
 @Test func numericAttributesConvertOnRead() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let file = try HDF5File(path: filePath(directory, "convert.h5"), mode: .truncate)
         try file.root.setAttribute("num_classes", Int32(10))
         try file.root.setAttribute("mean", array: [0.25, 0.5] as [Double])
@@ -66,7 +67,7 @@ func checkAttributeRoundTrip<T: SampleScalar>(_ type: T.Type, on holder: HDF5Att
 }
 
 @Test func settingAnAttributeReplacesIt() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let file = try HDF5File(path: filePath(directory, "replace.h5"), mode: .truncate)
         try file.root.setAttribute("step", 1)
         try file.root.setAttribute("step", array: [2.5, 3.5])
@@ -79,7 +80,7 @@ func checkAttributeRoundTrip<T: SampleScalar>(_ type: T.Type, on holder: HDF5Att
 }
 
 @Test func fixedLengthStringAttributesAreRead() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "fixed.h5")
         do {
             let file = try HDF5File(path: path, mode: .truncate)
@@ -119,7 +120,7 @@ func writeFixedLengthStringAttribute(path: String, name: String, text: String, s
 }
 
 @Test func stringDatasetsRoundTrip() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "config.h5")
         let config = "model:\n  d_model: 256\n  attention: flow   # Flow-Attention, ε = 1e-6\n"
         do {
@@ -137,7 +138,7 @@ func writeFixedLengthStringAttribute(path: String, name: String, text: String, s
 }
 
 @Test func largeChunkCacheGivesTheSameRows() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "cache.h5")
         let values = (0..<20_000).map { Float($0) }
         do {

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 @testable import HDF5IO
+import TestSupport
 
 @Test func missingFile() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "absent.h5")
         let error = expectHDF5Error { _ = try HDF5File(path: path, mode: .readOnly) }
         #expect(error?.description == "cannot open file \(path): unable to open file: No such file or directory")
@@ -15,7 +16,7 @@ import Testing
 }
 
 @Test func fileLockedByAnotherWriter() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "locked.h5")
         do { _ = try HDF5File(path: path, mode: .truncate) }
         // What a writer in another process holds: an exclusive flock on the file.
@@ -33,7 +34,7 @@ import Testing
 }
 
 @Test func fileThatIsNotHDF5() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "notes.h5")
         try Data("these are plain text bytes, not an HDF5 superblock\n".utf8)
             .write(to: URL(fileURLWithPath: path))
@@ -43,7 +44,7 @@ import Testing
 }
 
 @Test func missingObjectsAndAttributes() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "data.h5")
         let file = try HDF5File(path: path, mode: .truncate)
         let images = try file.root.createDataset("train/images", of: UInt8.self, shape: [2, 2])
@@ -74,7 +75,7 @@ import Testing
 }
 
 @Test func attributeOfTheWrongKind() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "kinds.h5")
         let file = try HDF5File(path: path, mode: .truncate)
         try file.root.setAttribute("kind", string: "images")
@@ -89,7 +90,7 @@ import Testing
 }
 
 @Test func requireTypeNamesTheFoundAndAllowedTypes() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "train.h5")
         let file = try HDF5File(path: path, mode: .truncate)
         let labels = try file.root.createDataset("labels", of: Float.self, shape: [4])
@@ -103,7 +104,7 @@ import Testing
 }
 
 @Test func rowsOutOfRange() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "images.h5")
         let file = try HDF5File(path: path, mode: .truncate)
         let images = try file.root.createDataset("images", of: UInt8.self, shape: [15, 4], chunkRows: 4)
@@ -126,7 +127,7 @@ import Testing
 }
 
 @Test func wrongBufferSizes() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "sizes.h5")
         let file = try HDF5File(path: path, mode: .truncate)
         let weights = try file.root.createDataset("w", of: Float.self, shape: [2, 3])
@@ -138,7 +139,7 @@ import Testing
 }
 
 @Test func writingToAReadOnlyFile() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "readonly.h5")
         do { _ = try HDF5File(path: path, mode: .truncate).root.createDataset("x", of: Double.self, shape: [2]) }
         let file = try HDF5File(path: path, mode: .readOnly)

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 @testable import HDF5IO
+import TestSupport
 
 @Test func groupsPathsAndMembers() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let file = try HDF5File(path: filePath(directory, "groups.h5"), mode: .truncate)
         let moments = try file.root.createGroup("optimizer/blocks.0.attn.q.weight")
         #expect(moments.path == "/optimizer/blocks.0.attn.q.weight")
@@ -29,7 +30,7 @@ import Testing
 }
 
 @Test func readWriteModeEditsAndTruncateModeStartsOver() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "modes.h5")
         do {
             let file = try HDF5File(path: path, mode: .truncate)
@@ -54,7 +55,7 @@ import Testing
 }
 
 @Test func releasingEveryObjectClosesTheFile() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "lifetime.h5")
         var dataset: HDF5Dataset? = try {
             let file = try HDF5File(path: path, mode: .truncate)
@@ -73,7 +74,7 @@ import Testing
 }
 
 @Test func explicitCloseClosesObjectsStillHeld() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "close.h5")
         let file = try HDF5File(path: path, mode: .truncate)
         let group = try file.root.createGroup("g")
@@ -95,7 +96,7 @@ import Testing
 }
 
 @Test func concurrentReadsFromSeveralThreads() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "shared.h5")
         let values = (0..<4000).map { Float($0) * 0.5 }
         do {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import HDF5IO
+import TestSupport
 
 /// Storage layouts a dataset round trip is checked under.
 enum Layout: CaseIterable, CustomStringConvertible {
@@ -47,7 +48,7 @@ let roundTripShapes: [[Int]] = [[7], [5, 3], [3, 2, 4, 5]]
 
 @Test(arguments: roundTripShapes, Layout.allCases)
 func everyTypeRoundTrips(shape: [Int], layout: Layout) throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         try checkRoundTrip(UInt8.self, shape: shape, layout: layout, in: directory)
         try checkRoundTrip(UInt16.self, shape: shape, layout: layout, in: directory)
         try checkRoundTrip(Int32.self, shape: shape, layout: layout, in: directory)
@@ -59,7 +60,7 @@ func everyTypeRoundTrips(shape: [Int], layout: Layout) throws {
 }
 
 @Test func intIsStoredAsInt64() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let file = try HDF5File(path: filePath(directory, "int.h5"), mode: .truncate)
         let dataset = try file.root.createDataset("i", of: Int.self, shape: [2])
         #expect(dataset.elementType == .int64)
@@ -69,7 +70,7 @@ func everyTypeRoundTrips(shape: [Int], layout: Layout) throws {
 }
 
 @Test func readConvertsNumerically() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let file = try HDF5File(path: filePath(directory, "convert.h5"), mode: .truncate)
         let pixels = try file.root.createDataset("pixels", of: UInt8.self, shape: [2, 2])
         try pixels.write([0, 1, 128, 255] as [UInt8])
@@ -88,7 +89,7 @@ func everyTypeRoundTrips(shape: [Int], layout: Layout) throws {
 }
 
 @Test func scalarAndEmptyDatasets() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let file = try HDF5File(path: filePath(directory, "edge.h5"), mode: .truncate)
         let scalar = try file.root.createDataset("scalar", of: Double.self, shape: [])
         #expect(scalar.shape == [] && scalar.elementCount == 1)
@@ -104,7 +105,7 @@ func everyTypeRoundTrips(shape: [Int], layout: Layout) throws {
 }
 
 @Test func newDatasetsStartAsZeros() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let file = try HDF5File(path: filePath(directory, "zeros.h5"), mode: .truncate)
         let dataset = try file.root.createDataset("z", of: Int32.self, shape: [4, 3], chunkRows: 3)
         #expect(try dataset.read(as: Int32.self) == [Int32](repeating: 0, count: 12))
@@ -112,7 +113,7 @@ func everyTypeRoundTrips(shape: [Int], layout: Layout) throws {
 }
 
 @Test func defaultChunkRowsTargetAboutOneMebibyte() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let file = try HDF5File(path: filePath(directory, "chunks.h5"), mode: .truncate)
         // One row is 28·28 bytes → 1 MiB / 784 B = 1337 rows per chunk.
         let images = try file.root.createDataset("images", of: UInt8.self, shape: [60_000, 28, 28],

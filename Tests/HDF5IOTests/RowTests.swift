@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import HDF5IO
+import TestSupport
 
 /// A [37, 3, 2] int32 dataset in chunks of 8 rows (the last chunk partial), gzip and checksum,
 /// holding value r·100 + j at row r, element j.
@@ -15,7 +16,7 @@ func makeRowFixture(in directory: URL) throws -> (file: HDF5File, dataset: HDF5D
 }
 
 @Test func readRowsMatchesTheReferenceForEveryRange() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let (file, _, reference) = try makeRowFixture(in: directory)
         try file.close()
         // Reopen so the reads decompress from disk, not from the write cache.
@@ -35,7 +36,7 @@ func makeRowFixture(in directory: URL) throws -> (file: HDF5File, dataset: HDF5D
 }
 
 @Test func readRowsConvertsAndLeavesTheRestOfTheBufferAlone() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let (_, dataset, reference) = try makeRowFixture(in: directory)
         var buffer = [Double](repeating: .nan, count: 4 * 6 + 1)  // [4, 3, 2] + one guard element
         try buffer.withUnsafeMutableBufferPointer { try dataset.readRows(7..<11, into: $0.baseAddress!) }
@@ -46,7 +47,7 @@ func makeRowFixture(in directory: URL) throws -> (file: HDF5File, dataset: HDF5D
 }
 
 @Test func writeRowsUpdatesOnlyThoseRows() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         var (file, dataset, reference) = try makeRowFixture(in: directory)
         // Odd ranges: inside a chunk, across two boundaries, the ragged last chunk, one row.
         for rows in [3..<5, 6..<19, 30..<37, 0..<1] {
@@ -65,7 +66,7 @@ func makeRowFixture(in directory: URL) throws -> (file: HDF5File, dataset: HDF5D
 }
 
 @Test func rowsOfOneDimensionalDatasets() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let file = try HDF5File(path: filePath(directory, "stream.h5"), mode: .truncate)
         let tokens = (0..<1000).map { UInt16($0 * 61 % 65_536) }
         let dataset = try file.root.createDataset("tokens", of: UInt16.self, shape: [1000],
@@ -78,7 +79,7 @@ func makeRowFixture(in directory: URL) throws -> (file: HDF5File, dataset: HDF5D
 }
 
 @Test func checksumDetectsCorruptedChunks() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "checksum.h5")
         // A recognisable byte pattern, stored unfiltered apart from the checksum so it can be found.
         let pattern = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import _CHDF5
 @testable import HDF5IO
+import TestSupport
 
 /// Provokes every kind of failure this module reports; returns how many attempts failed (all of
 /// them should) out of how many.
@@ -25,8 +26,8 @@ func provokeFailures(in directory: URL) throws -> (failed: Int, attempted: Int) 
 
 /// Runs `provokeFailures` on the calling thread and on a fresh one, each in its own directory.
 func provokeFailuresOnTwoThreads() throws {
-    let here = try withTemporaryDirectory { try provokeFailures(in: $0) }
-    let there = runOnNewThread { try? withTemporaryDirectory { try provokeFailures(in: $0) } }
+    let here = try withTemporaryDirectory("hdf5io-tests") { try provokeFailures(in: $0) }
+    let there = runOnNewThread { try? withTemporaryDirectory("hdf5io-tests") { try provokeFailures(in: $0) } }
     #expect(here.failed == here.attempted && there?.failed == there?.attempted,
             "every attempt must fail: \(here), \(String(describing: there))")
 }
@@ -124,7 +125,7 @@ func exerciseEverything(in directory: URL) throws {
     #expect(openObjectCounts().values.allSatisfy { $0 == 0 })
     let leftOpen = try identifiersLeftOpen {
         try provokeFailuresOnTwoThreads()
-        try withTemporaryDirectory { try exerciseEverything(in: $0) }
+        try withTemporaryDirectory("hdf5io-tests") { try exerciseEverything(in: $0) }
     }
     #expect(leftOpen.values.allSatisfy { $0 == 0 }, "identifiers left open: \(leftOpen)")
     let after = openObjectCounts()
@@ -161,7 +162,7 @@ func exerciseEverything(in directory: URL) throws {
 }
 
 @Test func automaticErrorPrintingIsOffOnEveryThreadThatUsesTheModule() throws {
-    try withTemporaryDirectory { directory in
+    try withTemporaryDirectory("hdf5io-tests") { directory in
         let path = filePath(directory, "absent.h5")
         let printerInstalled = runOnNewThread { () -> Bool in
             _ = try? HDF5File(path: path, mode: .readOnly)

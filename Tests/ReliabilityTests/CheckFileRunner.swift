@@ -139,10 +139,3 @@ extension String {
         hasPrefix(prefix) ? String(dropFirst(prefix.count)) : nil
     }
 }
-
-/// A fresh directory for one test (Swift Testing runs tests in parallel).
-func temporaryDirectory(_ label: String = #function) throws -> String {
-    let path = NSTemporaryDirectory() + "reliability-\(label.filter(\.isLetter))-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}

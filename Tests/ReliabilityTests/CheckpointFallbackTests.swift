@@ -1,13 +1,14 @@
 import Checkpoints
 import Foundation
 import Testing
+import TestSupport
 
 /// Choosing the checkpoint to resume from: a newest checkpoint whose values were damaged after it
 /// was written (its header and configuration still read) is skipped like a truncated one, with one
 /// warning naming the damaged dataset, and the run falls back to the checkpoint before it.
 @Suite struct CheckpointFallbackTests {
     @Test func newestWithDamagedValuesFallsBackToThePreviousOne() throws {
-        let directory = try temporaryDirectory()
+        let directory = try temporaryDirectory("reliability")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         _ = try CheckpointFixture(seed: 1, step: 10).write(into: directory)
         let newest = CheckpointFixture(seed: 2, step: 20)

@@ -27,7 +27,7 @@ import TestSupport
     /// checksums) — but then every value the loaders hand out is within its guarantees, which
     /// check-file checks (`invalid` otherwise).
     @Test func corruptedDatasetFilesFailCleanlyOrLoadValidValues() throws {
-        let directory = try temporaryDirectory()
+        let directory = try temporaryDirectory("reliability")
         let pristinePath = directory + "/pristine.h5"
         try ImageDatasetFixture().write(to: pristinePath)
         let campaign = try Campaign(kind: "dataset", pristinePath: pristinePath, directory: directory,
@@ -59,7 +59,7 @@ import TestSupport
     /// parameters, every optimizer moment, the configuration text, the trainer state and the
     /// training data record.
     @Test func corruptedCheckpointsFailCleanlyOrLoadBitwiseIdentical() throws {
-        let directory = try temporaryDirectory()
+        let directory = try temporaryDirectory("reliability")
         let fixture = CheckpointFixture()
         let pristinePath = try fixture.write(into: directory)
         let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: pristinePath)))
@@ -106,7 +106,7 @@ import TestSupport
     /// The harness itself: a crash and a hang are attributed to the file they happened on, and
     /// the files after them are still checked.
     @Test func harnessAttributesCrashesAndHangsToTheirFile() throws {
-        let directory = try temporaryDirectory()
+        let directory = try temporaryDirectory("reliability")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let good = directory + "/good.h5"
         try ImageDatasetFixture(samples: 32).write(to: good)

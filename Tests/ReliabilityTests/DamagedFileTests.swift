@@ -68,7 +68,7 @@ import TestSupport
     /// process inside `H5HG_read`, and no public API reads the record before that copy. Known,
     /// documented, and run here so that a fixed libhdf5 shows up (the known issue stops occurring).
     @Test func damagedGlobalHeapRecordCrashesLibHDF5() throws {
-        let directory = try temporaryDirectory()
+        let directory = try temporaryDirectory("reliability")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/heap.h5"
         try ImageDatasetFixture().write(to: path)
@@ -90,7 +90,7 @@ import TestSupport
     /// Writes a pristine file per case, applies the case's patch, checks them all in one child and
     /// expects each to be rejected with a message naming the file and containing `expected`.
     private func check(kind: String, _ cases: [Case], write: (String) throws -> Void) throws {
-        let directory = try temporaryDirectory()
+        let directory = try temporaryDirectory("reliability")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var paths: [String] = []
         for (index, testCase) in cases.enumerated() {

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 import TensorKernels
 import TensorKernelsAVX2
+import TestSupport
 
 // Each AVX2 build of a kernel against the baseline build of the same kernel. Swift never fuses
 // a·b + c into one rounding and the vectoriser may not reorder floating-point sums, so the two
@@ -16,10 +17,9 @@ private let lengths = [1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 1000, 4099]
 /// Deterministic values spread over [−scale, scale], with a few exact zeros and large values
 /// that reach the saturated branches of σ, exp and erf.
 private func values(_ count: Int, seed: UInt64, scale: Float = 6) -> [Float] {
-    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    var stream = XorShift64(seed: seed)
     return (0..<count).map { i in
-        state ^= state << 13; state ^= state >> 7; state ^= state << 17
-        let unit = Float(state >> 40) / Float(1 << 24)   // [0, 1)
+        let unit = Float(stream.next() >> 40) / Float(1 << 24)   // [0, 1)
         switch i % 97 {
         case 0: return 0
         case 1: return 95

@@ -10,13 +10,7 @@ import TensorKernelsAVX512
 // leading dimensions larger than the rows, alpha and beta (0 with NaN in C, 1, other).
 
 /// Deterministic values in [−1, 1).
-private func values(_ count: Int, seed: UInt64) -> [Float] {
-    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-    return (0..<count).map { _ in
-        state ^= state << 13; state ^= state >> 7; state ^= state << 17
-        return Float(state >> 40) / Float(1 << 23) - 1
-    }
-}
+private func values(_ count: Int, seed: UInt64) -> [Float] { xorshiftFloats(count, seed: seed) }
 
 struct GemmCase: CustomTestStringConvertible, Sendable {
     var m: Int, n: Int, k: Int

@@ -1,23 +1,17 @@
 import Foundation
 import Testing
 import TensorKernels
+import TestSupport
 
 // Shared helpers: deterministic test inputs (independent of the generator under test), tensors
 // from Double arrays, tolerance checks that report the worst element, and central finite
 // differences.
 
-/// A tiny SplitMix64 stream for test inputs, kept separate from `CounterRandom` so that kernel
-/// tests do not depend on the generator they do not test.
+/// A SplitMix64 stream for test inputs (kept separate from `CounterRandom`, see `SplitMix64`).
 struct TestInputs {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private var source: SplitMix64
+    init(seed: UInt64) { source = SplitMix64(state: seed) }
+    mutating func next() -> UInt64 { source.next() }
     /// Uniform on [low, high).
     mutating func uniform(_ low: Double, _ high: Double) -> Double {
         low + (high - low) * Double(next() >> 11) * 0x1p-53

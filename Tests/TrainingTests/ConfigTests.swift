@@ -4,13 +4,10 @@ import Foundation
 import Optimizers
 import Testing
 @testable import Training
+import TestSupport
 
 /// A fresh directory per test (Swift Testing runs tests in parallel).
-private func makeDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("config-tests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
+private func makeDirectory() throws -> URL { try temporaryDirectoryURL("config-tests", label: "") }
 
 /// Writes `text` to `name` in a fresh directory and returns the path.
 private func writeConfig(_ text: String, name: String = "run.yaml") throws -> String {

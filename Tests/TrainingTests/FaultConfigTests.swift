@@ -1,12 +1,12 @@
 import Foundation
 import Testing
 @testable import Training
+import TestSupport
 
 /// `checkpoint.on_error` (ConfigTests style): default, file, override, wrong value, round trip.
 @Suite struct CheckpointOnErrorConfigTests {
     private func load(_ yaml: String, _ overrides: [String] = []) throws -> RunConfig {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fault-config-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try temporaryDirectoryURL("fault-config", label: "")
         let path = directory.appendingPathComponent("run.yaml").path
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         return try RunConfig.load(file: path, overrides: overrides)

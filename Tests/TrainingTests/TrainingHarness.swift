@@ -11,7 +11,9 @@ enum RealData {
 
     /// The directory holding fashion-mnist-{train,val,test}.h5 and kjv-{train,val}.h5.
     static let directory: Result<String, ProcessRunnerError> = {
-        let out = NSTemporaryDirectory() + "flowformer-training-tests-data-\(getpid())"
+        guard let out = try? temporaryDirectory("flowformer-training-tests-data", label: "") else {
+            return .failure(ProcessRunnerError("cannot make a directory for the packed data"))
+        }
         let pack = packageRoot.appendingPathComponent("datasets/pack.sh")
         for name in ["fashion-mnist", "kjv"] {
             guard let result = try? ProcessRunner.run(pack, [name, "--out", out], timeoutSeconds: 300),

@@ -1,7 +1,8 @@
 """PyTorch side of the side-by-side benchmark (jobs/bench/side_by_side.sh).
 
 The same model family as the Swift trainer (docs/FORMATS.md, "Model": pre-LayerNorm blocks, exact
-GELU, LayerNorm eps 1e-5, learned position embeddings, lm head without bias), in two variants:
+GELU, LayerNorm eps 1e-5, learned position embeddings, lm head without bias), built from the layers
+of jobs/torch/flowformer_torch.py, in two variants:
 
 - ``flow``: Flow-Attention written from the equations of shared/spec/flow-attention.md the way
   the paper's reference code computes them: non-causal with sums over positions and einsums;
@@ -30,6 +31,9 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "torch"))
+from flowformer_torch import Block, softmax_attention   # the layers and the softmax core
 
 EPS = 1e-6
 
@@ -91,10 +95,6 @@ def causal_flow_attention(q, k, v):
     return out * allocation[:, :, :, None]
 
 
-def softmax_attention(q, k, v, causal):
-    return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-
-
 def attention_core(kind, causal):
     if kind == "flow":
         return causal_flow_attention if causal else flow_attention
@@ -104,51 +104,8 @@ def attention_core(kind, causal):
 
 
 # ---------------------------------------------------------------------------------------------
-# The model (docs/FORMATS.md, "Model"; names from "Parameter names").
-
-
-class Attention(nn.Module):
-    def __init__(self, d_model, heads, kind, causal):
-        super().__init__()
-        self.heads = heads
-        self.query = nn.Linear(d_model, d_model)
-        self.key = nn.Linear(d_model, d_model)
-        self.value = nn.Linear(d_model, d_model)
-        self.out = nn.Linear(d_model, d_model)
-        self.core = attention_core(kind, causal)
-
-    def split(self, x):   # [B, L, D] -> [B, H, L, d_h]; feature c -> head c // d_h
-        b, length, d = x.shape
-        return x.view(b, length, self.heads, d // self.heads).transpose(1, 2)
-
-    def forward(self, x):
-        q, k, v = self.split(self.query(x)), self.split(self.key(x)), self.split(self.value(x))
-        y = self.core(q, k, v)                                  # [B, H, L, d_h]
-        b, h, length, dh = y.shape
-        return self.out(y.transpose(1, 2).reshape(b, length, h * dh))
-
-
-class FeedForward(nn.Module):
-    def __init__(self, d_model, ff):
-        super().__init__()
-        self.fc1 = nn.Linear(d_model, ff)
-        self.fc2 = nn.Linear(ff, d_model)
-
-    def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))                   # exact (erf) GELU
-
-
-class Block(nn.Module):
-    def __init__(self, d_model, heads, ff, kind, causal):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(d_model, eps=1e-5)
-        self.attn = Attention(d_model, heads, kind, causal)
-        self.norm2 = nn.LayerNorm(d_model, eps=1e-5)
-        self.ffn = FeedForward(d_model, ff)
-
-    def forward(self, x):
-        x = x + self.attn(self.norm1(x))
-        return x + self.ffn(self.norm2(x))
+# The model (docs/FORMATS.md, "Model"; names from "Parameter names"): the blocks of
+# jobs/torch/flowformer_torch.py around the cores above, with a loss.
 
 
 class LanguageModel(nn.Module):
@@ -156,7 +113,7 @@ class LanguageModel(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(vocab, d_model)
         self.pos_embed = nn.Parameter(torch.zeros(seq_len, d_model))
-        self.blocks = nn.ModuleList(Block(d_model, heads, ff, kind, True) for _ in range(layers))
+        self.blocks = nn.ModuleList(Block(d_model, heads, ff, attention_core(kind, True)) for _ in range(layers))
         self.norm = nn.LayerNorm(d_model, eps=1e-5)
         self.head = nn.Linear(d_model, vocab, bias=False)
 
@@ -175,7 +132,7 @@ class ImageModel(nn.Module):
         tokens = (image_size // patch) ** 2
         self.patch_embed = nn.Linear(channels * patch * patch, d_model)
         self.pos_embed = nn.Parameter(torch.zeros(tokens, d_model))
-        self.blocks = nn.ModuleList(Block(d_model, heads, ff, kind, False) for _ in range(layers))
+        self.blocks = nn.ModuleList(Block(d_model, heads, ff, attention_core(kind, False)) for _ in range(layers))
         self.norm = nn.LayerNorm(d_model, eps=1e-5)
         self.head = nn.Linear(d_model, classes)
 

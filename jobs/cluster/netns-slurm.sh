@@ -20,6 +20,7 @@
 # (seen with 20 s and a 15 s collective timeout: the job ended FAILED).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$here/../slurm/slurm-daemons.sh"
 cluster_dir=${FLOWFORMER_CLUSTER_DIR:-/var/tmp/flowformer-cluster}
 dir=$cluster_dir/slurm
 die() { echo "netns-slurm.sh: $*" >&2; exit 1; }
@@ -31,14 +32,7 @@ ns() { echo "/run/netns/ffc-$tag-node$1"; }
 
 stop() {
   [ -d "$dir" ] || return 0
-  for pidfile in "$dir"/pids/*; do
-    [ -f "$pidfile" ] || continue
-    pid=$(cat "$pidfile")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    rm -f "$pidfile"
-  done
+  stop_recorded "$dir"/pids/*
 }
 
 case "${1:-}" in
@@ -59,45 +53,15 @@ chown munge:munge "$dir/munge"
 for i in $(seq "$nodes"); do mkdir -p "$dir/spool-node$i"; done
 cpus=$(nproc)
 {
-  cat <<CONF
-ClusterName=ffc$tag
-SlurmctldHost=node1(198.18.0.1)
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-MpiDefault=pmix
-MailProg=/bin/true
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-SlurmUser=root
-SlurmdUser=root
-StateSaveLocation=$dir/state
-SlurmdSpoolDir=$dir/spool-%n
-SlurmctldPidFile=$dir/slurmctld.pidfile
-SlurmdPidFile=$dir/slurmd-%n.pidfile
-SlurmctldLogFile=$dir/log/slurmctld.log
-SlurmdLogFile=$dir/log/slurmd-%n.log
-AuthType=auth/munge
-AuthInfo=socket=$dir/munge/munge.socket
-ReturnToService=2
-SchedulerType=sched/backfill
-KillWait=10
-MinJobAge=300
-SlurmdTimeout=40
-CONF
+  slurm_conf_common "ffc$tag" "node1(198.18.0.1)" "$dir" "-%n" 10
+  echo "SlurmdTimeout=40"
   for i in $(seq "$nodes"); do echo "NodeName=node$i NodeAddr=198.18.0.$i CPUs=$cpus State=UNKNOWN"; done
   echo "PartitionName=virtual Nodes=node[1-$nodes] Default=YES MaxTime=INFINITE State=UP"
 } > "$dir/slurm.conf"
 export SLURM_CONF=$dir/slurm.conf
 
 trap 'echo "netns-slurm.sh: start failed; stopping what was started (logs in $dir/log)" >&2; stop' ERR
-setpriv --reuid=munge --regid=munge --init-groups /usr/sbin/munged -F \
-  --socket="$dir/munge/munge.socket" --pid-file="$dir/munge/munged.pid" \
-  --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed" >"$dir/munge/munged.out" 2>&1 &
-echo $! > "$dir/pids/munged"
-for _ in $(seq 50); do [ -S "$dir/munge/munge.socket" ] && break; sleep 0.1; done
-[ -S "$dir/munge/munge.socket" ] || die "munged did not start (see $dir/munge/munged.log)"
+start_munged "$dir/munge" "$dir/pids/munged" || die "munged did not start (see $dir/munge/munged.log)"
 
 nsenter --net="$(ns 1)" unshare --uts sh -c 'hostname node1; exec /usr/sbin/slurmctld -D -i -f "$0"' "$SLURM_CONF" \
   >"$dir/log/slurmctld.out" 2>&1 &
@@ -110,14 +74,15 @@ for i in $(seq "$nodes"); do
 done
 trap - ERR
 
-for _ in $(seq 150); do
+nodes_up() {
+  local idle
   idle=$(nsenter --net="$(ns 1)" sinfo -h -N -o '%T' 2>/dev/null | grep -cE '^(idle|mixed|allocated)$' || true)
-  if [ "$idle" = "$nodes" ]; then
-    echo "Slurm up on $nodes node(s): export SLURM_CONF=$SLURM_CONF; clients through: $here/netns-slurm.sh run CMD"
-    exit 0
-  fi
-  sleep 0.2
-done
+  [ "$idle" = "$nodes" ]
+}
+if wait_until 150 0.2 nodes_up; then
+  echo "Slurm up on $nodes node(s): export SLURM_CONF=$SLURM_CONF; clients through: $here/netns-slurm.sh run CMD"
+  exit 0
+fi
 echo "netns-slurm.sh: the nodes did not all come up; logs in $dir/log" >&2
 nsenter --net="$(ns 1)" sinfo -N >&2 || true
 stop

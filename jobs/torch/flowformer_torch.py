@@ -9,7 +9,9 @@ The same layers and equations as the Swift model (docs/FORMATS.md "Model", share
 pre-LayerNorm blocks (eps 1e-5), exact GELU, Flow-Attention (causal for lm), softmax attention
 or linear attention (elu + 1). Parameter names are the project's, which are PyTorch state_dict
 names, so `load_state_dict` takes the exported tensors unchanged. Inference only (no dropout).
+The layers (`Attention`, `FeedForward`, `Block`) are also those of jobs/bench/torch_bench.py.
 """
+import functools
 import json
 import math
 
@@ -73,10 +75,18 @@ def linear_attention(q, k, v, causal):
 CORES = {"flow": flow_attention, "softmax": softmax_attention, "linear": linear_attention}
 
 
+def attention_core(kind, causal):
+    """The core of attention `kind` ("flow", "softmax", "linear") as a function (q, k, v) -> y."""
+    return functools.partial(CORES[kind], causal=causal)
+
+
 class Attention(nn.Module):
-    def __init__(self, d_model, heads, kind, causal):
+    """Multi-head attention around `core`, a function of [n, H, L, d_h] queries, keys and values
+    -> [n, H, L, d_h] (`attention_core`; jobs/bench/torch_bench.py passes its own flow cores)."""
+
+    def __init__(self, d_model, heads, core):
         super().__init__()
-        self.heads, self.kind, self.causal = heads, kind, causal
+        self.heads, self.core = heads, core
         self.query = nn.Linear(d_model, d_model)
         self.key = nn.Linear(d_model, d_model)
         self.value = nn.Linear(d_model, d_model)
@@ -86,7 +96,7 @@ class Attention(nn.Module):
         n, L, D = x.shape
         split = lambda t: t.view(n, L, self.heads, D // self.heads).transpose(1, 2)   # head h: columns h*d_h...
         q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
-        y = CORES[self.kind](q, k, v, self.causal)
+        y = self.core(q, k, v)
         return self.out(y.transpose(1, 2).reshape(n, L, D))
 
 
@@ -100,10 +110,12 @@ class FeedForward(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, d_model, heads, ff, kind, causal):
+    """Pre-LayerNorm Transformer block: x + attn(norm1(x)), then + ffn(norm2(x))."""
+
+    def __init__(self, d_model, heads, ff, core):
         super().__init__()
         self.norm1 = nn.LayerNorm(d_model, eps=1e-5)
-        self.attn = Attention(d_model, heads, kind, causal)
+        self.attn = Attention(d_model, heads, core)
         self.norm2 = nn.LayerNorm(d_model, eps=1e-5)
         self.ffn = FeedForward(d_model, ff)
 
@@ -129,8 +141,8 @@ class FlowformerTorch(nn.Module):
             tokens = c["seq_len"]
             self.embed = nn.Embedding(c["vocab_size"], d)
         self.pos_embed = nn.Parameter(torch.zeros(tokens, d))
-        self.blocks = nn.ModuleList(
-            Block(d, c["heads"], c["ff"], c["attention"], self.kind == "lm") for _ in range(c["layers"]))
+        core = attention_core(c["attention"], causal=self.kind == "lm")
+        self.blocks = nn.ModuleList(Block(d, c["heads"], c["ff"], core) for _ in range(c["layers"]))
         self.norm = nn.LayerNorm(d, eps=1e-5)
         outputs = c["vocab_size"] if self.kind == "lm" else c["num_classes"]
         self.head = nn.Linear(d, outputs, bias=self.kind != "lm")
