@@ -23,6 +23,9 @@ extension Trainer {
         }
         try communicator.allSucceed {
             try DataCompatibility.check(model: config.model, split: trainSplit, key: "data.train")
+            if let validationSplit {
+                try DataCompatibility.check(model: config.model, split: validationSplit, key: "data.val")
+            }
         }
         let plan = try RunPlan.measure(config: config, trainSplit: trainSplit, validationSplit: validationSplit,
                                        communicator: communicator)

@@ -43,6 +43,16 @@ extension EndToEnd {
             #expect(try run.checkpoints().isEmpty)
         }
 
+        /// `--dry-run` checks the validation split against the model as a real start does.
+        @Test func dryRunChecksTheValidationSplit() throws {
+            let run = try RunSetup("image")
+            let result = try run.train(ranks: 2, ["--dry-run", "--set", "data.val=\(try RealData.path("kjv-val.h5"))"])
+            #expect(result.status == 1, "\(result)")
+            #expect(result.stderr.contains("data.val"), "\(result)")
+            #expect(!result.showsACrash, "\(result)")
+            #expect(!FileManager.default.fileExists(atPath: run.runDirectory))
+        }
+
         /// `--dry-run` prints the plan and exits 0 without creating the run directory.
         @Test func dryRunPrintsThePlanAndTouchesNothing() throws {
             let run = try RunSetup("image")
