@@ -30,19 +30,31 @@ extension Communicator {
         return request
     }
 
-    /// `MPI_Gatherv` to `root`: rank r sends `send[0 ..< counts[r]]`; `root` receives them at
-    /// `receive + displacements[r]` (`receive` is only used on `root`).
-    public func gather(send: UnsafePointer<Float>, receive: UnsafeMutablePointer<Float>?, counts: [Int32],
-                       displacements: [Int32], root: Int) throws {
-        try checkMPI(MPI_Gatherv(send, counts[rank], ff_mpi_float(), receive, counts, displacements, ff_mpi_float(),
-                                 Int32(root), handle), "MPI_Gatherv", rank: rank)
+    /// Starts `MPI_Igatherv` to `root`: rank r sends `send[0 ..< counts[r]]`; `root` receives
+    /// them at `receive + displacements[r]` (`receive` is only used on `root`). `counts` and
+    /// `displacements` are `[size]`.
+    public func gatherNonBlocking(send: UnsafePointer<Float>, receive: UnsafeMutablePointer<Float>?,
+                                  counts: UnsafePointer<Int32>, displacements: UnsafePointer<Int32>,
+                                  root: Int) throws -> MPIRequest {
+        let request = MPIRequest(operation: "MPI_Igatherv", rank: rank, size: size, communicator: handle)
+        var handle: MPI_Request? = ff_mpi_request_null()
+        try checkMPI(MPI_Igatherv(send, counts[rank], ff_mpi_float(), receive, counts, displacements, ff_mpi_float(),
+                                  Int32(root), self.handle, &handle), "MPI_Igatherv", rank: rank)
+        request.append(handle)
+        return request
     }
 
-    /// `MPI_Scatterv` from `root`: rank r receives `send[displacements[r] ..< + counts[r]]` of
-    /// `root`'s `send` (only used on `root`) into `receive`.
-    public func scatter(send: UnsafePointer<Float>?, counts: [Int32], displacements: [Int32],
-                        receive: UnsafeMutablePointer<Float>, root: Int) throws {
-        try checkMPI(MPI_Scatterv(send, counts, displacements, ff_mpi_float(), receive, counts[rank], ff_mpi_float(),
-                                  Int32(root), handle), "MPI_Scatterv", rank: rank)
+    /// Starts `MPI_Iscatterv` from `root`: rank r receives `send[displacements[r] ..< + counts[r]]`
+    /// of `root`'s `send` (only used on `root`) into `receive`. `counts` and `displacements` are
+    /// `[size]`.
+    public func scatterNonBlocking(send: UnsafePointer<Float>?, counts: UnsafePointer<Int32>,
+                                   displacements: UnsafePointer<Int32>, receive: UnsafeMutablePointer<Float>,
+                                   root: Int) throws -> MPIRequest {
+        let request = MPIRequest(operation: "MPI_Iscatterv", rank: rank, size: size, communicator: handle)
+        var handle: MPI_Request? = ff_mpi_request_null()
+        try checkMPI(MPI_Iscatterv(send, counts, displacements, ff_mpi_float(), receive, counts[rank], ff_mpi_float(),
+                                   Int32(root), self.handle, &handle), "MPI_Iscatterv", rank: rank)
+        request.append(handle)
+        return request
     }
 }

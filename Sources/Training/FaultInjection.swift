@@ -12,6 +12,7 @@ import Glibc
 /// |---|---|
 /// | `kill-writer-at-step-N` | SIGKILL rank 0 while it writes step N's checkpoint (temporary file complete, before the rename) |
 /// | `stop-writer-at-step-N` | SIGSTOP rank 0 at the same place: the other ranks must time out and abort the job |
+/// | `stop-before-checkpoint-at-step-N-rank-R` | SIGSTOP rank R as step N's checkpoint begins (before its part of the sharded state's gathers): the others must time out and abort the job |
 /// | `nan-grad-at-step-N-rank-R[-times-K]` | one gradient value of rank R becomes NaN before it is all-reduced |
 /// | `huge-grad-at-step-N-rank-R[-times-K]` | one gradient value of rank R becomes 1e30: finite, but its square overflows Float |
 /// | `nan-loss-at-step-N-rank-R[-times-K]` | rank R's loss is NaN, and so is its loss gradient (the backward's loss scale) |
@@ -22,6 +23,7 @@ import Glibc
 public enum InjectedFault: Equatable, Sendable {
     case killWriter(step: Int)
     case stopWriter(step: Int)
+    case stopBeforeCheckpoint(step: Int, rank: Int)
     case poisonGradient(step: Int, rank: Int, times: Int, value: Float)
     case poisonLoss(step: Int, rank: Int, times: Int)
     case desyncParameters(step: Int, rank: Int)
@@ -48,6 +50,9 @@ public enum InjectedFault: Equatable, Sendable {
             self = .killWriter(step: step)
         case "stop-writer" where fields.count == 1:
             self = .stopWriter(step: step)
+        case "stop-before-checkpoint":
+            guard let rank, Set(fields.keys) == ["step", "rank"] else { throw Self.unknown(spec) }
+            self = .stopBeforeCheckpoint(step: step, rank: rank)
         case "nan-grad", "huge-grad":
             guard let rank, times >= 1, Set(fields.keys).isSubset(of: ["step", "rank", "times"]) else { throw Self.unknown(spec) }
             self = .poisonGradient(step: step, rank: rank, times: times, value: kind == "nan-grad" ? .nan : Self.hugeGradient)
@@ -64,6 +69,7 @@ public enum InjectedFault: Equatable, Sendable {
 
     private static func unknown(_ spec: String) -> TrainingError {
         TrainingError("unknown fault '\(spec)' (expected kill-writer-at-step-N, stop-writer-at-step-N, "
+                      + "stop-before-checkpoint-at-step-N-rank-R, "
                       + "nan-grad-at-step-N-rank-R[-times-K], huge-grad-at-step-N-rank-R[-times-K] "
                       + "nan-loss-at-step-N-rank-R[-times-K] or desync-params-at-step-N-rank-R)")
     }
@@ -89,6 +95,8 @@ extension TrainingHooks {
         case let .killWriter(step)?, let .stopWriter(step)?:
             let signal = fault == .killWriter(step: step) ? SIGKILL : SIGSTOP
             hooks.beforeCheckpointRename = { if $0 == step { _ = raise(signal) } }
+        case let .stopBeforeCheckpoint(step, stoppedRank)? where stoppedRank == rank:
+            hooks.beforeCheckpoint = { if $0 == step { _ = raise(SIGSTOP) } }
         case let .poisonGradient(step, poisonedRank, times, value)? where poisonedRank == rank:
             let attempts = AttemptsLeft(times)
             hooks.spoil = { $0 == step && attempts.take() ? .gradient(value) : nil }

@@ -13,6 +13,10 @@ import TensorKernels
 /// and takes part in one gather (save) or scatter (restore) per pair: rank r's piece is the part
 /// of the entry inside its shard. Rank 0 must complete the whole list even when its file work
 /// fails half-way (`finishGathers`), or the other ranks would wait in a collective forever.
+///
+/// Each gather and scatter waits at most the collective timeout; a rank that died or stopped
+/// meanwhile ends the job through `abort` (the trainer's lost-rank report, status 76) instead of
+/// leaving the others in the collective.
 final class ShardedState {
     private let communicator: Communicator
     private let table: ParameterTable
@@ -20,30 +24,57 @@ final class ShardedState {
     private let states: [(name: String, buffer: Tensor<Float>)]
     /// Rank 0's buffer for one entry's state, `[largest entry]`; empty on the others.
     private let scratch: Tensor<Float>
+    /// Each rank's piece of each entry, `[entries, size]`: its length, and where it goes in the
+    /// entry. Kept for the life of the object: MPI reads them while a collective is in flight.
+    private let pieceCounts: UnsafeMutablePointer<Int32>
+    private let pieceDisplacements: UnsafeMutablePointer<Int32>
+    private let timeoutSeconds: Double
+    /// Ends the job after a gather or scatter failed or timed out. Until the trainer sets its
+    /// lost-rank report (once it is fully built), one line and status 76.
+    var abort: (MPIError) -> Never
     /// Gathers done so far in the current save (rank 0).
     private var gathered = 0
 
-    init(communicator: Communicator, table: ParameterTable, shards: [Range<Int>], optimizer: any Optimizer) {
+    init(communicator: Communicator, table: ParameterTable, shards: [Range<Int>], optimizer: any Optimizer,
+         timeoutSeconds: Double) {
         self.communicator = communicator
         self.table = table
         self.shards = shards
         self.states = optimizer.stateBuffers
+        self.timeoutSeconds = timeoutSeconds
+        abort = { error in
+            communicator.abort(message: "flowformer: rank \(communicator.rank): \(error); ending the job with exit status "
+                               + "\(ExitStatus.lostRanks) (failed, resumable)", code: ExitStatus.lostRanks)
+        }
         let largest = table.entries.map(\.count).max() ?? 0
         scratch = Tensor<Float>(shape: [communicator.isRoot ? largest : 0])
+        let ranks = communicator.size
+        pieceCounts = .allocate(capacity: table.entries.count * ranks)
+        pieceDisplacements = .allocate(capacity: table.entries.count * ranks)
+        for (index, entry) in table.entries.enumerated() {
+            for (rank, owned) in shards.enumerated() {
+                let lower = max(entry.offset, owned.lowerBound), upper = min(entry.offset + entry.count, owned.upperBound)
+                pieceCounts[index * ranks + rank] = Int32(max(0, upper - lower))
+                pieceDisplacements[index * ranks + rank] = Int32(max(0, min(lower, entry.offset + entry.count) - entry.offset))
+            }
+        }
+    }
+
+    deinit {
+        pieceCounts.deallocate()
+        pieceDisplacements.deallocate()
     }
 
     private var pairCount: Int { table.entries.count * states.count }
     private var shard: Range<Int> { shards[communicator.rank] }
 
-    /// Each rank's piece of `entry` (counts) and where it goes in the entry (displacements).
-    private func pieces(of entry: ParameterEntry) -> (counts: [Int32], displacements: [Int32]) {
-        var counts = [Int32](), displacements = [Int32]()
-        for owned in shards {
-            let lower = max(entry.offset, owned.lowerBound), upper = min(entry.offset + entry.count, owned.upperBound)
-            counts.append(Int32(max(0, upper - lower)))
-            displacements.append(Int32(max(0, min(lower, entry.offset + entry.count) - entry.offset)))
+    /// Runs one collective and waits for it within the timeout; an MPI failure ends the job.
+    private func complete(_ start: () throws -> MPIRequest) throws {
+        do {
+            try start().wait(seconds: timeoutSeconds)
+        } catch let error as MPIError {
+            abort(error)
         }
-        return (counts, displacements)
     }
 
     /// Where this rank's piece of `entry` starts in its shard-local state buffers.
@@ -52,12 +83,16 @@ final class ShardedState {
     }
 
     private func gather(pair index: Int) throws -> UnsafePointer<Float> {
-        let entry = table.entries[index / states.count]
+        let entryIndex = index / states.count
+        let entry = table.entries[entryIndex]
         let state = states[index % states.count]
-        let (counts, displacements) = pieces(of: entry)
-        try communicator.gather(send: state.buffer.pointer + localOffset(of: entry),
-                                receive: communicator.isRoot ? scratch.pointer : nil,
-                                counts: counts, displacements: displacements, root: 0)
+        let pieces = entryIndex * communicator.size
+        try complete {
+            try communicator.gatherNonBlocking(send: state.buffer.pointer + localOffset(of: entry),
+                                               receive: communicator.isRoot ? scratch.pointer : nil,
+                                               counts: pieceCounts + pieces, displacements: pieceDisplacements + pieces,
+                                               root: 0)
+        }
         return UnsafePointer(scratch.pointer)
     }
 
@@ -97,7 +132,8 @@ final class ShardedState {
     func restore(from reader: CheckpointReader?) throws -> String? {
         var failure: String?
         for index in 0 ..< pairCount {
-            let entry = table.entries[index / states.count]
+            let entryIndex = index / states.count
+            let entry = table.entries[entryIndex]
             let state = states[index % states.count]
             if let reader, failure == nil {
                 do {
@@ -107,10 +143,12 @@ final class ShardedState {
                     scratch.zero()
                 }
             }
-            let (counts, displacements) = pieces(of: entry)
-            try communicator.scatter(send: communicator.isRoot ? UnsafePointer(scratch.pointer) : nil,
-                                     counts: counts, displacements: displacements,
-                                     receive: state.buffer.pointer + localOffset(of: entry), root: 0)
+            let pieces = entryIndex * communicator.size
+            try complete {
+                try communicator.scatterNonBlocking(send: communicator.isRoot ? UnsafePointer(scratch.pointer) : nil,
+                                                    counts: pieceCounts + pieces, displacements: pieceDisplacements + pieces,
+                                                    receive: state.buffer.pointer + localOffset(of: entry), root: 0)
+            }
         }
         return failure
     }

@@ -185,6 +185,7 @@ extension Trainer {
             throw TrainingDiverged("\(bad) is not finite at step \(state.step): checkpoint not written; \(intactCheckpointNote)")
         }
         let step = state.step, beforeRename = options.hooks.beforeCheckpointRename
+        options.hooks.beforeCheckpoint(step)
         // Sharded: the other ranks hand rank 0 their shards of the optimizer state, entry by
         // entry, while it writes (ShardedState); then all agree on the outcome as usual.
         if !isRoot, let shardedState { try shardedState.serveGathers() }

@@ -155,7 +155,8 @@ public final class Trainer {
         self.optimizer = optimizer
         self.sharded = sharded
         let shardedState = sharded.map {
-            ShardedState(communicator: communicator, table: model.table, shards: $0.shards, optimizer: optimizer)
+            ShardedState(communicator: communicator, table: model.table, shards: $0.shards, optimizer: optimizer,
+                         timeoutSeconds: options.collectiveTimeout)
         }
         self.shardedState = shardedState
         var state = TrainerState()
@@ -235,6 +236,7 @@ public final class Trainer {
             try FileManager.default.createDirectory(atPath: config.checkpoint.dir, withIntermediateDirectories: true)
             return try MetricsLog(directory: config.checkpoint.dir)
         }
+        shardedState?.abort = { [unowned self] in self.abortForLostRanks($0) }
         try verifyParametersAgree()
         if isRoot {
             print("flowformer train: \(communicator.size) rank(s), \(model.table.count) parameters, "

@@ -8,6 +8,7 @@
 /// | `atStepBoundary` | before the stop-signal agreement of each step | `Trainer.run` |
 /// | `spoil` | before this rank's forward of each attempt at a step | `TrainingStep.run` |
 /// | `afterUpdate` | after the optimizer step | `Trainer.run` |
+/// | `beforeCheckpoint` | on every rank, as a checkpoint begins | `Trainer.saveCheckpoint` |
 /// | `beforeCheckpointRename` | on rank 0, checkpoint complete under its temporary name | `Trainer.saveCheckpoint` |
 public struct TrainingHooks: Sendable {
     /// At the boundary before the step that will complete step `stepsDone + 1`: a signal to act
@@ -19,12 +20,15 @@ public struct TrainingHooks: Sendable {
     /// After the update that completed step `step` on this rank; `parameters` is the model's
     /// parameter buffer [P].
     var afterUpdate: @Sendable (_ step: Int, _ parameters: UnsafeMutablePointer<Float>) -> Void
+    /// On every rank, as step `step`'s checkpoint begins (before the sharded state's gathers).
+    var beforeCheckpoint: @Sendable (_ step: Int) -> Void
     /// On rank 0, once step `step`'s checkpoint is complete and synced under its temporary name.
     var beforeCheckpointRename: @Sendable (_ step: Int) -> Void
 
     /// No faults: what every real run uses.
     public static let none = TrainingHooks(atStepBoundary: { _ in nil }, spoil: { _ in nil },
-                                           afterUpdate: { _, _ in }, beforeCheckpointRename: { _ in })
+                                           afterUpdate: { _, _ in }, beforeCheckpoint: { _ in },
+                                           beforeCheckpointRename: { _ in })
 }
 
 /// How a hook spoils one rank's attempt at a step (the reductions must carry it to every rank).

@@ -95,6 +95,30 @@ extension EndToEnd.Faults {
         try expectEveryCheckpointIntact(run, allowTemporaries: true)
     }
 
+    /// Sharded optimizer state: rank 1 stops itself as step 4's checkpoint begins, while rank 0
+    /// waits in the gathers of the state it writes: rank 0 must time out there (not wait in a
+    /// blocking gather forever), name rank 1, and end the job; checkpoint 2 stays intact.
+    @Test func rankStoppedBeforeTheShardedGathersTimesOutTheWriter() throws {
+        let run = try RunSetup("lm")
+        let launched = try run.start(ranks: 2, ["--set", "checkpoint.every=2", "--set", "train.shard_optimizer=true",
+                                                "--collective-timeout", "5",
+                                                "--inject-fault", "stop-before-checkpoint-at-step-4-rank-1"])
+        let ranks = waitForRanks(launched)
+        defer { killLeftovers(Array(ranks.values)) }
+        let result = launched.finish(timeoutSeconds: 90)
+        #expect(!result.timedOut && result.seconds < 45, "\(result)")
+        #expect(result.status == 76, "\(result)")
+        let host = Self.hostName
+        #expect(result.flowformerLines.first?.hasPrefix(
+                    "flowformer: rank 0 (\(host)): collectives stalled (MPI_Igatherv did not complete within 5 s); "
+                    + "rank 1 on \(host) stopped answering; ending the job with exit status 76 (failed, resumable): "
+                    + "the last checkpoint, \(run.runDirectory)/checkpoint-000000002.h5, is intact") == true,
+                "\(result)")
+        #expect(waitUntil(seconds: 10) { ranks.values.allSatisfy(hasEnded) }, "ranks outlived the job")
+        #expect(try run.checkpoints()[2] != nil)
+        try expectEveryCheckpointIntact(run, allowTemporaries: true)
+    }
+
     /// This machine's host name, as the ranks report it (`MPI_Get_processor_name` is `gethostname`).
     static var hostName: String {
         var buffer = [CChar](repeating: 0, count: 256)
