@@ -23,6 +23,10 @@
 # (namespaces ffc-TAG-node1 …, ffc-TAG-switch), so leftovers of a crashed run never collide with
 # a new cluster, and `down` removes exactly the names recorded, also after a crash.
 #
+# The virtual nodes share this machine's cores, so ranks are not bound to cores (`--bind-to
+# none`): each node's daemon would otherwise bind its first rank to core 0, and every node's
+# first rank would share that one core.
+#
 # mpirun runs with the project's launch settings (jobs/cluster/mpirun-bounded.sh): Open MPI
 # starts the remote daemons through an rsh agent that runs
 #   ip netns exec ffc-TAG-nodeI unshare --uts sh -c "hostname nodeI; <orted command>"
@@ -182,7 +186,7 @@ AGENT
     load
     exec ip netns exec "$(ns 1)" unshare --uts sh -c 'hostname node1; exec "$@"' sh \
       "$here/mpirun-bounded.sh" --hostfile "$dir/hostfile" --mca plm_rsh_agent "$dir/rsh-agent" \
-      --mca btl tcp,self,vader --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 "$@"
+      --mca btl tcp,self,vader --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 --bind-to none "$@"
     ;;
   exec)
     load; node_index "${1:-}"; node=$1; shift

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """An alpha-beta model of data-parallel training steps, fitted to the virtual cluster's measurements.
 
-    python3 jobs/cluster/scaling_model.py [--measured jobs/cluster/measured] [--markdown]
+    python3 jobs/cluster/scaling_model.py [--measured jobs/cluster/measured]
 
 1. Network. For every `flowformer bench allreduce` result (allreduce-<p>x1-<rate>gbit.json) it
    fits the ring all-reduce time
