@@ -22,7 +22,11 @@ def main() -> None:
     parser.add_argument("--expect-files", type=int, default=0, help="event files expected (0: any)")
     args = parser.parse_args()
 
-    expected = {}   # tag → {step: value}
+    # tag → {step: value}, from the first record of each (event, step): a resumed run logs the
+    # steps after its checkpoint again, and the event files keep the first record of each, whose
+    # timing fields (throughput, the slow-rank report, present only when a rank lags) differ.
+    expected = {}
+    first_records = set()
     with open(os.path.join(args.run_dir, "metrics.jsonl")) as file:
         for line in file:
             try:
@@ -30,12 +34,13 @@ def main() -> None:
             except json.JSONDecodeError:
                 continue
             event, step = record.get("event"), record.get("step")
-            if not isinstance(event, str) or not isinstance(step, int):
+            if not isinstance(event, str) or not isinstance(step, int) or (event, step) in first_records:
                 continue
+            first_records.add((event, step))
             for key, value in record.items():
                 if key == "step" or isinstance(value, (str, bool)) or value is None:
                     continue
-                expected.setdefault(f"{event}/{key}", {}).setdefault(step, float(value))
+                expected.setdefault(f"{event}/{key}", {})[step] = float(value)
 
     files = glob.glob(os.path.join(args.run_dir, "events.out.tfevents.*"))
     if args.expect_files and len(files) != args.expect_files:
