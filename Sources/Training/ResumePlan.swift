@@ -57,6 +57,13 @@ struct ResumePlan {
             warn("resuming \(reader.path): train.seed is \(requested.train.seed) in the configuration but \(saved.train.seed) in the checkpoint; continuing with the checkpoint's seed")
             config.train.seed = saved.train.seed
         }
+        if saved.train.globalBatch != requested.train.globalBatch {
+            let position = reader.trainer
+            warn("resuming \(reader.path): train.global_batch is \(requested.train.globalBatch) in the configuration but "
+                 + "\(saved.train.globalBatch) in the checkpoint; the saved position (epoch \(position.epoch), batch "
+                 + "\(position.batchInEpoch)) now names other samples (sample \(position.batchInEpoch * requested.train.globalBatch) "
+                 + "of the epoch instead of \(position.batchInEpoch * saved.train.globalBatch))")
+        }
         return ResumePlan(config: config, checkpoint: reader)
     }
 }

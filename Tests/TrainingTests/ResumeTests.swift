@@ -30,6 +30,23 @@ extension EndToEnd {
             #expect(steps == Array(1...10))
         }
 
+        /// A resume whose configuration changes the seed or the global batch says so in one
+        /// warning line each (the checkpoint's seed is kept; the batch position names other samples).
+        @Test func changedSeedOrGlobalBatchIsNamed() throws {
+            let run = try RunSetup("lm")
+            #expect(try run.train(ranks: 2, ["--stop-at-step", "5"]).status == 75)
+            let resumed = try run.train(ranks: 2, ["--set", "train.seed=4", "--set", "train.global_batch=8"])
+            #expect(resumed.status == 0, "\(resumed)")
+            let warnings = resumed.stdoutLines.filter { $0.hasPrefix("warning: resuming ") }
+            #expect(warnings.count == 2, "\(resumed)")
+            #expect(warnings.contains { $0.contains("train.seed is 4 in the configuration but 3 in the checkpoint") }, "\(resumed)")
+            #expect(warnings.contains { $0.contains("train.global_batch is 8 in the configuration but 12 in the checkpoint")
+                                          && $0.contains("(epoch 0, batch 5) now names other samples (sample 40 of the epoch instead of 60)") },
+                    "\(resumed)")
+            let same = try run.train(ranks: 2, ["--set", "train.steps=12", "--set", "train.global_batch=8"])
+            #expect(same.status == 0 && !same.stdout.contains("warning: resuming"), "\(same)")
+        }
+
         /// Resuming on another number of ranks continues at the same global sample: the loss
         /// curve matches the uninterrupted run.
         @Test(arguments: [(2, 1), (1, 2), (2, 3)])
