@@ -17,6 +17,22 @@ extension Trainer {
         let config = try communicator.allSucceed { try RunConfig(yaml: resolvedYAML, label: "resolved configuration") }
         try communicator.allSucceed { try config.validate(worldSize: communicator.size) }
         BLASThreads.set(config.train.threads)
+        let (trainSplit, validationSplit) = try openSplits(config: config, communicator: communicator)
+        let plan = try RunPlan.measure(config: config, trainSplit: trainSplit, validationSplit: validationSplit,
+                                       communicator: communicator)
+        if communicator.isRoot { options.print(plan.table) }
+        let everyNodeFits = try communicator.allReduce(Int32(plan.fits ? 1 : 0), op: .min) == 1
+        if !everyNodeFits && communicator.isRoot && plan.fits {
+            options.print("another node of this launch does not fit (its rank 0 view differs from this one)")
+        }
+        return everyNodeFits
+    }
+
+    /// The training and validation splits of `config`, opened by every rank itself (reads only)
+    /// and checked against the model: what a start and a dry run both need.
+    static func openSplits(config: RunConfig, communicator: Communicator) throws
+        -> (train: DatasetSplit, validation: DatasetSplit?)
+    {
         let trainSplit = try communicator.allSucceed { try DatasetSplit.open(config.data.train) }
         let validationSplit = try communicator.allSucceed {
             config.data.val.isEmpty ? nil : try DatasetSplit.open(config.data.val)
@@ -27,13 +43,6 @@ extension Trainer {
                 try DataCompatibility.check(model: config.model, split: validationSplit, key: "data.val")
             }
         }
-        let plan = try RunPlan.measure(config: config, trainSplit: trainSplit, validationSplit: validationSplit,
-                                       communicator: communicator)
-        if communicator.isRoot { options.print(plan.table) }
-        let everyNodeFits = try communicator.allReduce(Int32(plan.fits ? 1 : 0), op: .min) == 1
-        if !everyNodeFits && communicator.isRoot && plan.fits {
-            options.print("another node of this launch does not fit (its rank 0 view differs from this one)")
-        }
-        return everyNodeFits
+        return (trainSplit, validationSplit)
     }
 }

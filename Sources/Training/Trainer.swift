@@ -102,16 +102,7 @@ public final class Trainer {
         BLASThreads.set(config.train.threads)
 
         // 2. Data: every rank opens and validates the splits itself (reads only).
-        let trainSplit = try communicator.allSucceed { try DatasetSplit.open(config.data.train) }
-        let validationSplit = try communicator.allSucceed {
-            config.data.val.isEmpty ? nil : try DatasetSplit.open(config.data.val)
-        }
-        try communicator.allSucceed {
-            try DataCompatibility.check(model: config.model, split: trainSplit, key: "data.train")
-            if let validationSplit {
-                try DataCompatibility.check(model: config.model, split: validationSplit, key: "data.val")
-            }
-        }
+        let (trainSplit, validationSplit) = try Trainer.openSplits(config: config, communicator: communicator)
 
         // What the run trains on, read once here by rank 0 (never in the loop): stored in every
         // checkpoint and, on resume, compared with the checkpoint's record (DataIdentity).
