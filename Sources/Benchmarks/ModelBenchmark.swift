@@ -29,6 +29,8 @@ public struct ModelBenchmarkSettings: Sendable {
     public var precision: MatmulPrecision = .fp32
     /// The gradients' element type on the wire (`train.allreduce_dtype`).
     public var allreduceDtype: AllReduceDtype = .fp32
+    /// Size cap of one gradient all-reduce bucket (`train.bucket_mb`, the trainer's default 4 MiB).
+    public var bucketBytes = 4 << 20
 
     public init(config: ModelConfig, globalBatch: Int, threads: Int, warmupSteps: Int, timedSteps: Int,
                 overlap: Bool, dataFile: String? = nil, attentionChunk: Int? = nil,
@@ -76,7 +78,7 @@ public enum ModelBenchmark {
                                     world: world, dataFile: settings.dataFile, seed: settings.seed)
         let trainingStep = TrainingStep(model: model, optimizer: AdamW(table: model.table, weightDecay: 0.1),
                                         communicator: world, globalBatch: settings.globalBatch, microBatch: localBatch,
-                                        clipNorm: 1.0, bucketBytes: 4 << 20, overlap: settings.overlap,
+                                        clipNorm: 1.0, bucketBytes: settings.bucketBytes, overlap: settings.overlap,
                                         collectiveTimeout: 300, allreduceDtype: settings.allreduceDtype)
 
         var phases: [StepPhases] = []

@@ -72,6 +72,7 @@ public enum MPIRuntime {
             try checkMPI(MPI_Query_thread(&provided), "MPI_Query_thread", rank: nil)
         } else {
             if checkLauncher { try checkLauncherBeforeInitialize() }
+            selectAllReduceAlgorithmUnlessChosen()
             try checkMPI(MPI_Init_thread(nil, nil, threadLevel.mpiValue, &provided), "MPI_Init_thread", rank: nil)
             try checkMPI(MPI_Comm_set_errhandler(ff_mpi_comm_world(), ff_mpi_errors_return()),
                          "MPI_Comm_set_errhandler", rank: nil)

@@ -1,13 +1,17 @@
 import ArgumentParser
 import Benchmarks
+import Checkpoints
 import Foundation
 import MPIComm
 import Training
 
 /// `flowformer bench allreduce`: how fast the launcher's network sums a gradient buffer.
 ///
-/// For each size, `MPI_Allreduce` (sum, Float, in place) is timed on every rank after a barrier;
-/// a run's time is the slowest rank's, the figure the median of the runs. With p ranks and B bytes:
+/// For each size, the trainer's call — `MPI_Iallreduce` (sum, Float, in place), then waited on —
+/// is timed on every rank after a barrier (`--blocking`: `MPI_Allreduce`, Open MPI's other
+/// collective component, which picks its own algorithm); a run's time is the slowest rank's, the
+/// figure the median of the runs. The header names the non-blocking algorithm in effect
+/// (`MPIRuntime.allReduceAlgorithmName`: the ring unless the launch chose another). With p ranks and B bytes:
 ///
 ///     algorithm bandwidth  algbw = B / t
 ///     bus bandwidth        busbw = algbw · 2(p−1)/p      (bytes each rank's link carries per second
@@ -31,6 +35,7 @@ struct BenchAllReduceCommand: FlowformerCommand {
     var linkGbits: Double?
     @Option(help: "Seconds of timed runs per size (at least 3 runs, at most 50).") var budget = 1.0
     @Option(help: ArgumentHelp("Write the results as JSON to this file.", valueName: "path")) var json: String?
+    @Flag(help: "Time the blocking MPI_Allreduce instead of the trainer's non-blocking one.") var blocking = false
 
     static let defaultSizes = (0..<10).map { 1024 << (2 * $0) }   // 1 KiB … 256 MiB
 
@@ -47,19 +52,20 @@ struct BenchAllReduceCommand: FlowformerCommand {
         let byteSizes = try sizes.map { try parsePositiveIntegers($0, option: "--sizes") } ?? Self.defaultSizes
         let hosts = try world.processorNames()
         let p = Double(world.size)
-        var table = TextTable(title: "all-reduce, \(world.size) ranks on \(Set(hosts).count) host(s), Float sum in place",
+        let call = blocking ? "MPI_Allreduce" : "MPI_Iallreduce (\(MPIRuntime.allReduceAlgorithmName)) + wait"
+        var table = TextTable(title: "all-reduce, \(world.size) ranks on \(Set(hosts).count) host(s), Float sum in place, \(call)",
                               header: ["bytes", "runs", "median ms", "algbw GB/s", "busbw GB/s", "ring-bound ms", "busbw / link"])
         var records: [String] = []
         for bytes in byteSizes {
             let count = max(1, bytes / MemoryLayout<Float>.stride)
             var buffer = [Float](repeating: 1, count: count)   // [count]
-            try world.allReduce(&buffer, op: .sum)            // warm-up: connections, registration
+            try sumAcrossRanks(&buffer, world)                // warm-up: connections, registration
             var times: [Double] = []
             var spent = 0.0
             while times.count < 3 || (spent < budget && times.count < 50) {
                 try world.barrier()
                 let start = Date()
-                try world.allReduce(&buffer, op: .sum)
+                try sumAcrossRanks(&buffer, world)
                 let slowest = try world.allReduce(Date().timeIntervalSince(start), op: .max)
                 times.append(slowest)
                 spent += slowest   // the reduced time: every rank decides alike whether to go on
@@ -86,7 +92,8 @@ struct BenchAllReduceCommand: FlowformerCommand {
             if let json {
                 let link = linkGbits.map { String($0) } ?? "null"
                 let hostList = hosts.map { "\"\($0)\"" }.joined(separator: ", ")
-                let text = "{\"ranks\": \(world.size), \"hosts\": [\(hostList)], \"link_gbits\": \(link), \"results\": [\n  "
+                let text = "{\"ranks\": \(world.size), \"hosts\": [\(hostList)], \"link_gbits\": \(link), "
+                    + "\"call\": \(jsonStringLiteral(call)), \"results\": [\n  "
                     + records.joined(separator: ",\n  ") + "\n]}\n"
                 try text.write(toFile: json, atomically: true, encoding: .utf8)
                 print("wrote \(json)")
@@ -94,5 +101,14 @@ struct BenchAllReduceCommand: FlowformerCommand {
             fflush(stdout)
         }
         return ExitStatus.success
+    }
+
+    /// The timed operation: the sum of `buffer` over the ranks, in place.
+    private func sumAcrossRanks(_ buffer: inout [Float], _ world: Communicator) throws {
+        if blocking {
+            try world.allReduce(&buffer, op: .sum)
+        } else {
+            try buffer.withUnsafeMutableBufferPointer { try world.allReduceNonBlocking($0, op: .sum).wait() }
+        }
     }
 }

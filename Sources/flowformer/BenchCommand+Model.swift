@@ -66,6 +66,7 @@ struct BenchModelCommand: FlowformerCommand {
     @Option(help: "Untimed steps first.") var warmup = 1
     @Flag(inversion: .prefixedNo, help: "With several ranks: all-reduce each block's gradients during backward.")
     var overlap = true
+    @Option(help: "Size cap of one gradient all-reduce bucket, MiB (train.bucket_mb).") var bucketMb = 4.0
     @Flag(help: "Time the step with train.deterministic against without, alternating in one process (prints both and the ratio).")
     var compareDeterministic = false
     @Option(help: "With --compare-deterministic: samples per micro-batch (default: the whole per-rank batch).")
@@ -82,6 +83,7 @@ struct BenchModelCommand: FlowformerCommand {
             throw ValidationError("\(name) must be ≥ 1, got \(value)")
         }
         guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0, got \(warmup)") }
+        guard bucketMb > 0 else { throw ValidationError("--bucket-mb must be > 0, got \(bucketMb)") }
         if let seqLen, seqLen < 1 { throw ValidationError("--seq-len must be ≥ 1, got \(seqLen)") }
         if let batch, batch < 1 { throw ValidationError("--batch must be ≥ 1, got \(batch)") }
         if let attentionChunk, attentionChunk < 1 {
@@ -117,6 +119,7 @@ struct BenchModelCommand: FlowformerCommand {
                                               attentionChunk: attentionChunk, singleThreadPeakGflops: peakGflops)
         settings.precision = MatmulPrecision(rawValue: precision) ?? .fp32
         settings.allreduceDtype = AllReduceDtype(rawValue: allreduceDtype) ?? .fp32
+        settings.bucketBytes = max(1, Int(bucketMb * 1_048_576))
         return settings
     }
 

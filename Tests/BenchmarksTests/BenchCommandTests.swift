@@ -67,9 +67,10 @@ func flowformerExecutable() throws -> URL {
     throw BenchError("built flowformer not found in \(directories.map(\.path))")
 }
 
-/// Runs the built `flowformer` with `arguments` (under `mpirun -np mpiRanks` if given); output
-/// goes through files, so no pipe can fill up.
-func runFlowformer(_ arguments: [String], timeoutSeconds: Double = 120, mpiRanks: Int? = nil) throws -> ProcessOutput {
+/// Runs the built `flowformer` with `arguments` (under `mpirun -np mpiRanks` if given), with
+/// `environment` added to this process's; output goes through files, so no pipe can fill up.
+func runFlowformer(_ arguments: [String], timeoutSeconds: Double = 120, mpiRanks: Int? = nil,
+                   environment: [String: String] = [:]) throws -> ProcessOutput {
     let directory = try temporaryDirectoryURL("bench-test")
     defer { try? FileManager.default.removeItem(at: directory) }
     let outURL = directory.appendingPathComponent("stdout"), errURL = directory.appendingPathComponent("stderr")
@@ -80,10 +81,14 @@ func runFlowformer(_ arguments: [String], timeoutSeconds: Double = 120, mpiRanks
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["mpirun", "-np", "\(ranks)", "--oversubscribe", try flowformerExecutable().path] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(
-            ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]) { _, new in new }
+            ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"].merging(environment) { _, new in new }
+        ) { _, new in new }
     } else {
         process.executableURL = try flowformerExecutable()
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
     }
     process.standardOutput = try FileHandle(forWritingTo: outURL)
     process.standardError = try FileHandle(forWritingTo: errURL)
@@ -172,6 +177,7 @@ func runFlowformer(_ arguments: [String], timeoutSeconds: Double = 120, mpiRanks
 }
 
 /// `mpirun -np ranks flowformer arguments…` (as root: the allow-root variables are set).
-func runMpirun(ranks: Int, _ arguments: [String], timeoutSeconds: Double = 120) throws -> ProcessOutput {
-    try runFlowformer(arguments, timeoutSeconds: timeoutSeconds, mpiRanks: ranks)
+func runMpirun(ranks: Int, _ arguments: [String], timeoutSeconds: Double = 120,
+               environment: [String: String] = [:]) throws -> ProcessOutput {
+    try runFlowformer(arguments, timeoutSeconds: timeoutSeconds, mpiRanks: ranks, environment: environment)
 }

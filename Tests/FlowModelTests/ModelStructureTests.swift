@@ -43,7 +43,8 @@ import TensorKernels
         }
     }
 
-    /// The hook reports the final norm + head, each block from last to first, then the
+    /// The hook reports the final norm + head, each block from last to first in five parts (fc2,
+    /// fc1, norm2, the attention projections, norm1: as backward finishes them), then the
     /// embeddings: together every index exactly once, and no range changes after its report.
     @Test(arguments: ModelKind.allCases)
     func gradientReadyRangesTileTheBufferInReverseOrder(kind: ModelKind) {
@@ -57,7 +58,14 @@ import TensorKernels
         model.backward(lossScale: 1) { range in
             reports.append((range, Array(model.gradients.buffer[range])))
         }
-        let expected = [model.layout.final] + model.layout.blockRanges.reversed() + [model.layout.embeddings]
+        // Each block's parts, from the parameter names: where norm1, the attention projections,
+        // norm2, fc1 and fc2 begin, and where the block ends.
+        let blockParts = model.layout.blockRanges.enumerated().reversed().flatMap { i, block -> [Range<Int>] in
+            let starts = ["norm1.weight", "attn.query.weight", "norm2.weight", "ffn.fc1.weight", "ffn.fc2.weight"]
+                .map { model.table["blocks.\(i).\($0)"]?.offset ?? -1 } + [block.upperBound]
+            return (0..<5).reversed().map { starts[$0] ..< starts[$0 + 1] }
+        }
+        let expected = [model.layout.final] + blockParts + [model.layout.embeddings]
         #expect(reports.map(\.range) == expected)
         #expect(reports.first?.range.upperBound == model.table.count)
         #expect(reports.last?.range.lowerBound == 0)

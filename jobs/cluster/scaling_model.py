@@ -6,8 +6,9 @@
 1. Network. For every `flowformer bench allreduce` result (allreduce-<p>x1-<rate>gbit.json) it
    fits the ring all-reduce time
         t(B) = 2(p-1)·alpha + 2(p-1)/p · B / beta
-   (alpha: per-message latency, beta: the bandwidth a link delivers), by least squares on the
-   relative error over all sizes, and prints alpha, beta and beta as a share of the link cap.
+   (alpha: per-message latency, from sizes <= 16 KiB; beta: the bandwidth a link sustains, from
+   sizes >= 16 MiB, beyond the virtual link's token bucket — see fit_ring), and prints alpha,
+   beta, beta as a share of the link cap and the worst error over the sizes >= 16 MiB.
 2. Check. With the per-step compute of one rank (bench model, 1 rank) and the fitted network, it
    predicts the step time of the measured 2-node runs (model-<cfg>-2x1-<rate>gbit-<overlap>.json;
    the bench splits the global batch, so each of p ranks computes 1/p of it):
@@ -46,20 +47,33 @@ def load(path):
         return json.load(f)
 
 
+SMALL_BYTES = 16 << 10    # at most this: the time is latency (alpha)
+LARGE_BYTES = 16 << 20    # at least this: the time is bandwidth (beta)
+
+
 def fit_ring(results, p):
-    """Least squares of t = a + b·B on relative error; returns (alpha, beta)."""
-    # minimise sum(((a + b B) / t - 1)^2): linear in (a, b) with rows (1/t, B/t) and target 1.
-    s11 = s12 = s22 = r1 = r2 = 0.0
-    for r in results:
-        t, size = r["median_seconds"], r["bytes"]
-        x1, x2 = 1.0 / t, size / t
-        s11 += x1 * x1; s12 += x1 * x2; s22 += x2 * x2; r1 += x1; r2 += x2
-    det = s11 * s22 - s12 * s12
-    a = (r1 * s22 - r2 * s12) / det
-    b = (s11 * r2 - s12 * r1) / det
-    alpha = max(a, 0.0) / (2 * (p - 1))
-    beta = 2 * (p - 1) / p / b
-    return alpha, beta
+    """alpha from the small messages, beta from the large ones; returns (alpha, beta, the large results).
+
+    The virtual links are token buckets holding 10 ms of their rate: a message that fits in the
+    bucket passes at memory speed, so mid-sized messages (64 KiB to a few MiB) beat the link rate
+    and say nothing about it. Gradients (megabytes per step, several buckets back to back) drain
+    the bucket, so beta is fitted where it is drained: sizes >= 16 MiB. alpha is the median
+    small-message time over the ring's 2(p-1) steps; beta minimises the relative error of
+    t = 2(p-1)·alpha + 2(p-1)/p · B/beta on the large sizes with alpha fixed (closed form)."""
+    steps, share = 2 * (p - 1), 2 * (p - 1) / p
+    small = sorted(r["median_seconds"] for r in results if r["bytes"] <= SMALL_BYTES)
+    large = [r for r in results if r["bytes"] >= LARGE_BYTES]
+    if not small or not large:
+        sys.exit("an all-reduce result needs sizes <= 16 KiB and >= 16 MiB to fit alpha and beta")
+    alpha = small[len(small) // 2] / steps
+    # minimise sum((steps·alpha/t + share·B·x/t - 1)^2) over x = 1/beta
+    num = den = 0.0
+    for r in large:
+        t, u = r["median_seconds"], share * r["bytes"] / r["median_seconds"]
+        num += u * (1 - steps * alpha / t)
+        den += u * u
+    beta = den / num
+    return alpha, beta, large
 
 
 def ring_time(p, size, alpha, beta):
@@ -91,13 +105,13 @@ def main():
     # 1. Network fits.
     fits = {}
     print("## Network: ring all-reduce fits (t = 2(p-1)·alpha + 2(p-1)/p · B/beta)\n")
-    print("| ranks | link cap | alpha | beta | beta / cap | worst fit error |")
+    print("| ranks | link cap | alpha | beta | beta / cap | worst fit error, >= 16 MiB |")
     print("|---|---|---|---|---|---|")
     for path in sorted(glob.glob(os.path.join(args.measured, "allreduce-*x1-*gbit.json"))):
         data = load(path)
         p, gbits = data["ranks"], data["link_gbits"]
-        alpha, beta = fit_ring(data["results"], p)
-        worst = max(abs(ring_time(p, r["bytes"], alpha, beta) / r["median_seconds"] - 1) for r in data["results"])
+        alpha, beta, fitted = fit_ring(data["results"], p)
+        worst = max(abs(ring_time(p, r["bytes"], alpha, beta) / r["median_seconds"] - 1) for r in fitted)
         fits[(p, gbits)] = (alpha, beta)
         print(f"| {p} | {gbits:g} Gbit/s | {alpha * 1e6:.0f} us | {beta * 8 / 1e9:.3f} Gbit/s | "
               f"{beta * 8 / 1e9 / gbits:.0%} | {worst:.0%} |")

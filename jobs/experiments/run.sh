@@ -4,8 +4,8 @@
 #
 #   jobs/experiments/run.sh [--quick] [--partial] [--kinds LIST] [--results DIR] [--runs DIR] [NAME…]
 #
-# NAME: vision, language, listops, listops-sweep, lra-image, length (default: all, in that order
-# of priority: listops, vision, length, lra-image, language, listops-sweep). Resumable: a run whose
+# NAME: vision, language, listops, listops-sweep, listops-lra, lra-image, length (default: all, in
+# that order of priority: listops, vision, length, lra-image, language, listops-sweep, listops-lra). Resumable: a run whose
 # result file exists with status "complete" is skipped; an unfinished one resumes from its newest checkpoint (the
 # trainer's own resume), so rerunning after an interruption continues where it stopped.
 #
@@ -46,7 +46,7 @@ while [[ $# -gt 0 ]]; do
     esac
     shift
 done
-all=(listops vision length lra-image language listops-sweep)
+all=(listops vision length lra-image language listops-sweep listops-lra)
 [[ ${#names[@]} -eq 0 ]] && names=("${all[@]}")
 for name in "${names[@]}"; do
     [[ " ${all[*]} " == *" $name "* ]] || { echo "run.sh: unknown experiment '$name' (expected: ${all[*]})" >&2; exit 2; }
@@ -68,6 +68,10 @@ else
         [[ -f "$data/$file.h5" ]] || { echo "run.sh: missing $data/$file.h5 (see datasets/pack.sh and the configs' comments)" >&2; exit 1; }
     done
     [[ -f "$data/fmnist-seq-test.h5" ]] || python3 "$here/make_data.py" lra-image --images "$data" --out "$data"
+    if [[ " ${names[*]} " == *" listops-lra "* && ! -f "$data/listops-lra-train.h5" ]]; then
+        echo "run.sh: missing $data/listops-lra-train.h5 (datasets/pack.sh listops --name listops-lra --train 96000 --val 2000 --test 2000)" >&2
+        exit 1
+    fi
 fi
 mkdir -p "$runs" "$results"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -129,6 +133,15 @@ for name in "${names[@]}"; do
                 extra=()
                 [[ $quick == 1 ]] && extra=(--set model.seq_len=64)
                 train_run listops "listops-$kind" "$configs/listops.yaml" listops \
+                    --set "model.attention=$kind" "${extra[@]}"
+            done ;;
+        listops-lra)
+            # The LRA sizes: 96,000 trees of 501–1,999 tokens in a 2,000 window.
+            for kind in "${kinds[@]}"; do
+                stem=listops-lra
+                extra=()
+                [[ $quick == 1 ]] && { stem=listops; extra=(--set model.seq_len=64 --set train.eval_batches=1); }
+                train_run listops-lra "listops-lra-$kind" "$configs/listops-lra.yaml" "$stem" \
                     --set "model.attention=$kind" "${extra[@]}"
             done ;;
         listops-sweep)

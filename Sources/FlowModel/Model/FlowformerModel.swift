@@ -163,7 +163,8 @@ public final class FlowformerModel<Scalar: TensorScalar> {
     ///
     /// `onGradientsReady(range)` is called with parameter index ranges whose gradients are final
     /// for this backward, in reverse layer order: the final norm and head, then each block from
-    /// the last to the first, then the embeddings. The ranges tile 0 ..< table.count exactly once
+    /// the last to the first (five ranges a block: fc2, fc1, norm2, attention, norm1), then the
+    /// embeddings. The ranges tile 0 ..< table.count exactly once
     /// and nothing writes into a range after it was reported, so a trainer may start reducing it.
     public func backward(lossScale: Scalar, onGradientsReady: ((Range<Int>) -> Void)? = nil) {
         guard let (n, context) = pending else {
@@ -182,8 +183,8 @@ public final class FlowformerModel<Scalar: TensorScalar> {
         onGradientsReady?(layout.final)
         for i in stride(from: blocks.count - 1, through: 0, by: -1) {
             blocks[i].backward(input: residualStream[i].pointer, residualGradient: residualGradient.pointer,
-                               samples: n, parameters: p, gradients: g, context: context, scratch: scratch)
-            onGradientsReady?(blocks[i].parameters.range)
+                               samples: n, parameters: p, gradients: g, context: context, scratch: scratch,
+                               onGradientsReady: onGradientsReady)
         }
         embeddingBackward(samples: n, parameters: p, gradients: g)
         onGradientsReady?(layout.embeddings)

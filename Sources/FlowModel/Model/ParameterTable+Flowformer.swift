@@ -34,6 +34,17 @@ struct BlockParameters: Sendable, Equatable {
     public let fc2: Linear
     /// All of the block's parameter indices (contiguous).
     public let range: Range<Int>
+
+    /// The block's parameter ranges in the order backward finishes them — fc2, fc1, norm2, the
+    /// attention projections, norm1 — which is the reverse of their layout, so each one ends where
+    /// the next begins (the backward hook's contract).
+    var rangesInBackwardOrder: (fc2: Range<Int>, fc1: Range<Int>, norm2: Range<Int>, attention: Range<Int>, norm1: Range<Int>) {
+        (fc2: fc2.weight.offset ..< range.upperBound,
+         fc1: fc1.weight.offset ..< fc2.weight.offset,
+         norm2: norm2Weight.offset ..< fc1.weight.offset,
+         attention: query.weight.offset ..< norm2Weight.offset,
+         norm1: range.lowerBound ..< query.weight.offset)
+    }
 }
 
 /// `ParameterTable.flowformer` plus where each layer's parameters are and the index ranges the

@@ -108,10 +108,15 @@ final class TransformerBlock<Scalar: TensorScalar> {
 
     /// Back-propagates through the block of the last `forward` (same x, n and context):
     /// `residualGradient` [n, T, D] holds ∂loss/∂y on entry and ∂loss/∂x on return; every
-    /// parameter gradient of the block is added into `gradients`.
+    /// parameter gradient of the block is added into `gradients`. `onGradientsReady` is called with
+    /// each part's parameter range as soon as its gradients are final (fc2, fc1, norm2, attention,
+    /// norm1: descending and contiguous), so that a trainer can start and progress reductions
+    /// while the rest of the block runs.
     func backward(input x: UnsafePointer<Scalar>, residualGradient dR: UnsafeMutablePointer<Scalar>,
                   samples n: Int, parameters p: UnsafePointer<Scalar>, gradients g: UnsafeMutablePointer<Scalar>,
-                  context: ForwardContext, scratch: BlockScratch<Scalar>) {
+                  context: ForwardContext, scratch: BlockScratch<Scalar>,
+                  onGradientsReady: ((Range<Int>) -> Void)? = nil) {
+        let ready = parameters.rangesInBackwardOrder
         let rows = n &* tokens, count = rows &* dModel, perSample = tokens &* dModel
         let w = parameters
         let branch = scratch.branch.pointer
@@ -127,13 +132,16 @@ final class TransformerBlock<Scalar: TensorScalar> {
         }
         w.fc2.backward(outputGradient: branchGradient, input: activated.pointer, rows: rows, parameters: p,
                        gradients: g, inputGradient: hiddenGradient)
+        onGradientsReady?(ready.fc2)
         DispatchedKernels.multiply(hiddenGradient, hidden.pointer, into: hiddenGradient, count: rows &* ff)   // · GELU'(fc1 output)
         w.fc1.backward(outputGradient: hiddenGradient, input: norm2Output.pointer, rows: rows, parameters: p,
                        gradients: g, inputGradient: normGradient)
+        onGradientsReady?(ready.fc1)
         DispatchedKernels.layerNormBackward(outputGradient: normGradient, input: middle.pointer, weight: p + w.norm2Weight.offset,
                           mean: norm2Mean.pointer, rstd: norm2Rstd.pointer, inputGradient: normGradient,
                           weightGradient: g + w.norm2Weight.offset, biasGradient: g + w.norm2Bias.offset,
                           rows: rows, cols: dModel)
+        onGradientsReady?(ready.norm2)
         DispatchedKernels.add(dR, normGradient, into: dR, count: count)
 
         // Attention branch: dR = ∂/∂m → ∂/∂x. The module reads all maxBatch rows of its
@@ -147,10 +155,12 @@ final class TransformerBlock<Scalar: TensorScalar> {
         }
         attention.backward(outputGradient: branchGradient, input: norm1Output.pointer, parameters: p,
                            gradients: g, inputGradient: normGradient)
+        onGradientsReady?(ready.attention)
         DispatchedKernels.layerNormBackward(outputGradient: normGradient, input: x, weight: p + w.norm1Weight.offset,
                           mean: norm1Mean.pointer, rstd: norm1Rstd.pointer, inputGradient: normGradient,
                           weightGradient: g + w.norm1Weight.offset, biasGradient: g + w.norm1Bias.offset,
                           rows: rows, cols: dModel)
+        onGradientsReady?(ready.norm1)
         DispatchedKernels.add(dR, normGradient, into: dR, count: count)
     }
 }
