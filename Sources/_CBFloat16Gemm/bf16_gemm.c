@@ -98,24 +98,52 @@ static __m512i bf16_interleaved16(const float *row0, const float *row1, __mmask1
 
 // ---- packing ----
 
-/// op(A) = A [rows, depth] (row i at a + i·lda) into panels [pairs][MR] words.
+/// Transposes a 16 × 16 block of 32-bit words held in 16 registers: afterwards lane r of x[t] is
+/// what lane t of x[r] was. Three stages of shuffles, 64 in all:
+///   1. unpack 32-bit words of row pairs (r, r+1):   lane L of t holds rows r, r+1 at columns 4L…4L+3
+///   2. unpack 64-bit halves of those (row quads):   lane L of u[4g+m] = rows 4g…4g+3 at column 4L+m
+///   3. regroup 128-bit lanes across the four quads: x[4L+m] = lane L of u[m], u[4+m], u[8+m], u[12+m]
+static inline __attribute__((always_inline)) void transpose_words_16x16(__m512i x[16]) {
+    __m512i t[16], u[16];
+    for (int r = 0; r < 16; r += 2) {
+        t[r] = _mm512_unpacklo_epi32(x[r], x[r + 1]);
+        t[r + 1] = _mm512_unpackhi_epi32(x[r], x[r + 1]);
+    }
+    for (int g = 0; g < 16; g += 4) {
+        u[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
+        u[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
+        u[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
+        u[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
+    }
+    for (int m = 0; m < 4; m++) {
+        // 0x44: lanes 0, 1 of each source; 0xEE: lanes 2, 3; 0x88: even lanes; 0xDD: odd lanes.
+        __m512i low01 = _mm512_shuffle_i32x4(u[m], u[4 + m], 0x44), low23 = _mm512_shuffle_i32x4(u[m], u[4 + m], 0xEE);
+        __m512i high01 = _mm512_shuffle_i32x4(u[8 + m], u[12 + m], 0x44);
+        __m512i high23 = _mm512_shuffle_i32x4(u[8 + m], u[12 + m], 0xEE);
+        x[m] = _mm512_shuffle_i32x4(low01, high01, 0x88);
+        x[4 + m] = _mm512_shuffle_i32x4(low01, high01, 0xDD);
+        x[8 + m] = _mm512_shuffle_i32x4(low23, high23, 0x88);
+        x[12 + m] = _mm512_shuffle_i32x4(low23, high23, 0xDD);
+    }
+}
+
+/// op(A) = A [rows, depth] (row i at a + i·lda) into panels [pairs][MR] words. Per panel and 32
+/// k-elements: the MR rows converted to 16 words each (rows MR…15 zero), transposed in registers,
+/// then 16 stores of MR words — the panel's words for 16 consecutive k-pairs, contiguous.
 static void pack_a_rows(const float *a, long lda, long rows, long depth, uint32_t *out) {
     long pairs = (depth + 1) / 2;
-    uint32_t words[16] __attribute__((aligned(64)));
     for (long panel = 0; panel < rows; panel += MR) {
         long height = min_long(MR, rows - panel);
         uint32_t *target = out + panel / MR * pairs * MR;
-        for (long r = 0; r < MR; r++) {
-            if (r >= height) {
-                for (long q = 0; q < pairs; q++) target[q * MR + r] = 0;
-                continue;
+        for (long p = 0; p < depth; p += 32) {
+            __m512i words[16];
+            for (long r = 0; r < 16; r++) {
+                words[r] = r < height ? bf16_pairs(a + (panel + r) * lda + p, depth - p) : _mm512_setzero_si512();
             }
-            const float *source = a + (panel + r) * lda;
-            for (long p = 0; p < depth; p += 32) {
-                _mm512_store_si512(words, bf16_pairs(source + p, depth - p));
-                long count = min_long(16, (depth - p + 1) / 2);
-                uint32_t *column = target + p / 2 * MR + r;
-                for (long t = 0; t < count; t++) column[t * MR] = words[t];
+            transpose_words_16x16(words);
+            long count = min_long(16, (depth - p + 1) / 2);
+            for (long t = 0; t < count; t++) {
+                _mm512_mask_storeu_epi32(target + (p / 2 + t) * MR, (__mmask16)((1u << MR) - 1u), words[t]);
             }
         }
     }

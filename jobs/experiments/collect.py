@@ -1,7 +1,7 @@
 """Turns one finished run of jobs/experiments/run.sh into its result JSON (what plot.py reads).
 
     collect.py run --experiment E --id ID --dir RUN_DIR --config YAML --test-split H5 --out JSON [--partial] -- SETS…
-    collect.py length --id ID --bench BENCH_JSON --out JSON
+    collect.py length --id ID --bench BENCH_JSON --out JSON [--pytorch]
 
 A run's result holds its identity (experiment, id, attention kind, config file and overrides),
 the curves of metrics.jsonl (train loss/accuracy, validation loss/accuracy by step, with the
@@ -122,6 +122,24 @@ def collect_length(args) -> None:
     write(args.out, result)
 
 
+def collect_length_pytorch(args) -> None:
+    """One `jobs/bench/torch_bench.py model --config lm --batch 1` result: the PyTorch reference
+    (the authors' causal Flow-Attention, or scaled_dot_product_attention) at one length."""
+    with open(args.bench) as file:
+        m = json.load(file)
+    kind = "pytorch-flow" if m["attention"] == "flow" else "pytorch-sdpa"
+    result = {"experiment": "length", "id": args.id, "status": "complete", "attention": kind,
+              "implementation": m["implementation"], "torch_version": m["torch_version"],
+              "length": m["tokens_per_sample"], "batch": m["global_batch"],
+              "step_seconds": m["step_seconds_median"], "step_cpu_seconds": m["step_cpu_seconds_median"],
+              # the whole Python process: the interpreter and PyTorch's own libraries included
+              "peak_mib": m["peak_resident_mebibytes"], "tokens_per_second": m["tokens_per_second"],
+              "cpu": cpu_model(),
+              "command": f"jobs/bench/torch_bench.py model --config lm --attention {m['attention']} "
+                         f"--seq-len {m['tokens_per_sample']} --batch 1 --steps 2 --warmup 1 --threads 1"}
+    write(args.out, result)
+
+
 def write(path: str, result: dict) -> None:
     temporary = path + ".partial"
     with open(temporary, "w") as file:
@@ -141,9 +159,12 @@ def main() -> None:
     length = sub.add_parser("length")
     for option in ("--id", "--bench", "--out"):
         length.add_argument(option, required=True)
+    length.add_argument("--pytorch", action="store_true", help="--bench is a torch_bench.py model result")
     args = parser.parse_args()
     if args.command == "run":
         collect_run(args)
+    elif args.pytorch:
+        collect_length_pytorch(args)
     else:
         collect_length(args)
 

@@ -2,8 +2,8 @@
 
     plot.py --results DIR --out DIR [--check]
 
-Writes into --out: vision.png, language.png, listops.png, listops-sweep.png, lra-image.png,
-length.png (one per experiment; an experiment without results gets a figure saying so) and
+Writes into --out: vision.png, language.png, listops.png, listops-sweep.png, listops-lra.png,
+lra-image.png, length.png (one per experiment; an experiment without results gets a figure saying so) and
 tables.md (every table of docs/EXPERIMENTS.md). --check: exit non-zero unless every experiment
 has results and every figure and table was written (what `run.sh --quick`'s test asserts).
 """
@@ -23,7 +23,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 KINDS = ("flow", "softmax", "linear")
 COLORS = {"flow": "tab:blue", "softmax": "tab:orange", "linear": "tab:green"}
-FIGURES = ("vision", "language", "listops", "listops-sweep", "lra-image", "length")
+FIGURES = ("vision", "language", "listops", "listops-sweep", "listops-lra", "lra-image", "length")
+# The PyTorch references of the length benchmark (dashed, beside this project's kinds).
+REFERENCE_KINDS = ("pytorch-flow", "pytorch-sdpa")
+REFERENCE_COLORS = {"pytorch-flow": "tab:blue", "pytorch-sdpa": "tab:orange"}
 LISTOPS_MAJORITY = 0.16   # the most frequent class (value 0 or 9) of the generated ListOps splits
 
 
@@ -201,6 +204,16 @@ def length(runs: list, out: str, tables: list) -> None:
         memory_axes.plot(xs, [p[3] for p in points], marker="o", color=COLORS[kind], label=kind)
         for p in points:
             table[(kind, p[0])] = p
+    for kind in REFERENCE_KINDS:
+        points = sorted((r["length"], r["step_seconds"], r.get("step_cpu_seconds", float("nan")), r["peak_mib"])
+                        for r in runs if r["attention"] == kind)
+        for axes, index in ((time_axes, 1), (cpu_axes, 2), (memory_axes, 3)):
+            if points:
+                scale = 1 if index == 3 else 1000
+                axes.plot([p[0] for p in points], [scale * p[index] for p in points], marker="s", markersize=3,
+                          linestyle="--", color=REFERENCE_COLORS[kind], label=f"{kind} (PyTorch)")
+        for p in points:
+            table[(kind, p[0])] = p
     flow = sorted(p for (kind, _), p in table.items() if kind == "flow")
     if flow:
         base = flow[0]
@@ -218,16 +231,34 @@ def length(runs: list, out: str, tables: list) -> None:
     figure.tight_layout()
     figure.savefig(os.path.join(out, "length.png"), dpi=120)
     plt.close(figure)
+    shown = KINDS + tuple(k for k in REFERENCE_KINDS if any((k, L) in table for L in lengths))
     rows = ["### Length: training step wall time, CPU time (ms) and peak memory (MiB), LM preset, batch 1", "",
-            "| L | " + " | ".join(f"{k} wall ms | {k} CPU ms | {k} MiB" for k in KINDS) + " |",
-            "|---|" + "---|---|---|" * len(KINDS)]
+            "| L | " + " | ".join(f"{k} wall ms | {k} CPU ms | {k} MiB" for k in shown) + " |",
+            "|---|" + "---|---|---|" * len(shown)]
     for L in lengths:
         cells = []
-        for kind in KINDS:
+        for kind in shown:
             p = table.get((kind, L))
             cells += [f"{1000 * p[1]:.1f}", f"{1000 * p[2]:.1f}", f"{p[3]:.0f}"] if p else ["–", "–", "–"]
         rows.append(f"| {L} | " + " | ".join(cells) + " |")
     tables += rows + [""]
+
+
+def equal_time_table(runs: list, title: str) -> list:
+    """Validation accuracy of every run at the largest validation step whose training time fits
+    in the shortest run's whole training time: the comparison at equal wall time."""
+    budget = min(r["train_seconds"] for r in runs)
+    rows = [f"### {title}: at equal training time ({budget:.0f} s, the shortest run's)", "",
+            "| run | attention | step reached | training time | val accuracy |", "|---|---|---|---|---|"]
+    for r in sorted(runs, key=lambda r: r["id"]):
+        fitting = [p for p in r["validation"] if p.get("accuracy") is not None and p["train_seconds"] <= budget * 1.02]
+        if fitting:
+            p = fitting[-1]
+            rows.append(f"| {r['id']}{status_note(r)} | {r['attention']} | {p['step']} | {p['train_seconds']:.0f} s | "
+                        f"{100 * p['accuracy']:.2f}% |")
+        else:
+            rows.append(f"| {r['id']}{status_note(r)} | {r['attention']} | – | – | no validation within the budget |")
+    return rows + [""]
 
 
 def main() -> None:
@@ -258,6 +289,11 @@ def main() -> None:
         elif name == "listops-sweep":
             flow_main = [r for r in results.get("listops", []) if r["attention"] == "flow"]
             listops_sweep(runs + flow_main, args.out, tables)
+        elif name == "listops-lra":
+            accuracy_curves(runs, args.out, "listops-lra", "ListOps at the LRA sizes (96,000 trees of 501–1,999 tokens)",
+                            LISTOPS_MAJORITY)
+            tables += classification_table(runs, "ListOps at the LRA sizes")
+            tables += equal_time_table(runs, "ListOps at the LRA sizes")
         elif name == "lra-image":
             accuracy_curves(runs, args.out, "lra-image", "Fashion-MNIST as 784-token sequences")
             tables += classification_table(runs, "LRA-Image analogue (Fashion-MNIST as pixel sequences)")

@@ -191,7 +191,31 @@ for name in "${names[@]}"; do
                         || { echo "run.sh: $id failed, see $runs/length/$id.log" >&2; return 1 2>/dev/null || exit 1; }
                     python3 "$here/collect.py" length --id "$id" --bench "$runs/length/$id.json" --out "$results/$id.json"
                 done
-            done ;;
+            done
+            # The PyTorch references beside them (the authors' causal Flow-Attention and SDPA), when
+            # the benchmark environment of jobs/bench/side_by_side.sh exists; not in --quick.
+            torch_python="$root/jobs/bench/.venv/bin/python"
+            if [[ $quick == 0 && $partial == 0 ]] && "$torch_python" -c 'import torch' 2>/dev/null; then
+                for kind in flow softmax; do
+                    name=$([[ $kind == flow ]] && echo pytorch-flow || echo pytorch-sdpa)
+                    for length in "${lengths[@]}"; do
+                        id="length-$name-$length"
+                        if [[ -f "$results/$id.json" ]]; then echo "run.sh: $id finished, skipped"; continue; fi
+                        # SDPA's time grows as L²: 8192 takes minutes a step here.
+                        if [[ $kind == softmax && $length -gt 8192 ]]; then continue; fi
+                        echo "run.sh: $id: torch_bench.py model --config lm --attention $kind --seq-len $length --batch 1"
+                        if OMP_NUM_THREADS=1 "$torch_python" "$root/jobs/bench/torch_bench.py" model --config lm --attention "$kind" \
+                               --seq-len "$length" --batch 1 --steps 2 --warmup 1 --threads 1 \
+                               --json "$runs/length/$id.json" > "$runs/length/$id.log" 2>&1; then
+                            python3 "$here/collect.py" length --pytorch --id "$id" --bench "$runs/length/$id.json" --out "$results/$id.json"
+                        else
+                            echo "run.sh: $id failed (see $runs/length/$id.log); the figure goes without it" >&2
+                        fi
+                    done
+                done
+            elif [[ $quick == 0 ]]; then
+                echo "run.sh: no PyTorch in jobs/bench/.venv (jobs/bench/side_by_side.sh makes it): length without the PyTorch lines"
+            fi ;;
     esac
 done
 
