@@ -6,7 +6,7 @@
 # On a 2-node virtual cluster (netns-cluster.sh, made here and removed at the end), at link caps of
 # 1 and 10 Gbit/s: `bench allreduce` (1 KiB … 256 MiB), and `bench model` for the LM and image
 # configs with overlap on and off (and the LM with bf16 gradients on the wire at 1 Gbit/s); plus both
-# configs on 1 rank of one node. Needs root and the release build. Run it on a quiet machine: the
+# configs on 1 rank of one node; and the all-reduce on 4 nodes at 1 Gbit/s. Needs root and the release build. Run it on a quiet machine: the
 # virtual links are copied by the same cores that run the ranks. About 6 minutes on 2 cores.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,7 +28,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export FLOWFORMER_CLUSTER_DIR=${FLOWFORMER_CLUSTER_DIR:-/var/tmp/flowformer-measure}
 cluster="$here/netns-cluster.sh"
 trap '"$cluster" down' EXIT
-model_flags=(--steps 3 --warmup 1 --peak-gflops 100)
+model_flags=(--steps 5 --warmup 1 --peak-gflops 100)
 
 "$cluster" up 2
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -51,5 +51,11 @@ done
 "$cluster" rate 2 1gbit
 "$cluster" mpirun -np 2 --map-by node "$bin" bench model --config lm --overlap --allreduce-dtype bf16 \
     "${model_flags[@]}" --json "$out/model-lm-2x1-1gbit-overlap-bf16wire.json" >/dev/null
+# The ring on 4 nodes at 1 Gbit/s (all-reduce only: 4 ranks on a 2-core machine share cores, so
+# steps would measure the sharing; spinning ranks yield while they wait).
+"$cluster" down
+"$cluster" up 4 --rate 1gbit
+"$cluster" mpirun -np 4 --map-by node --mca mpi_yield_when_idle 1 "$bin" bench allreduce --link-gbits 1 \
+    --sizes 1048576,4194304,16777216,67108864 --budget 4 --json "$out/allreduce-4x1-1gbit.json"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$here/scaling_model.py" --measured "$out"

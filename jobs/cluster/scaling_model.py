@@ -9,6 +9,7 @@
    (alpha: per-message latency, from sizes <= 16 KiB; beta: the bandwidth a link sustains, from
    sizes >= 16 MiB, beyond the virtual link's token bucket — see fit_ring), and prints alpha,
    beta, beta as a share of the link cap and the worst error over the sizes >= 16 MiB.
+   With more nodes measured (allreduce-4x1-1gbit.json), the 2-node fit predicts their all-reduce.
 2. Check. With the per-step compute of one rank (bench model, 1 rank) and the fitted network, it
    predicts the step time of the measured 2-node runs (model-<cfg>-2x1-<rate>gbit-<overlap>.json;
    the bench splits the global batch, so each of p ranks computes 1/p of it):
@@ -64,7 +65,7 @@ def fit_ring(results, p):
     small = sorted(r["median_seconds"] for r in results if r["bytes"] <= SMALL_BYTES)
     large = [r for r in results if r["bytes"] >= LARGE_BYTES]
     if not small or not large:
-        sys.exit("an all-reduce result needs sizes <= 16 KiB and >= 16 MiB to fit alpha and beta")
+        return None   # not enough sizes to fit both
     alpha = small[len(small) // 2] / steps
     # minimise sum((steps·alpha/t + share·B·x/t - 1)^2) over x = 1/beta
     num = den = 0.0
@@ -104,19 +105,45 @@ def main():
 
     # 1. Network fits.
     fits = {}
+    measured_only = {}   # all-reduce results without the sizes to fit (checked against a fit below)
     print("## Network: ring all-reduce fits (t = 2(p-1)·alpha + 2(p-1)/p · B/beta)\n")
     print("| ranks | link cap | alpha | beta | beta / cap | worst fit error, >= 16 MiB |")
     print("|---|---|---|---|---|---|")
     for path in sorted(glob.glob(os.path.join(args.measured, "allreduce-*x1-*gbit.json"))):
         data = load(path)
         p, gbits = data["ranks"], data["link_gbits"]
-        alpha, beta, fitted = fit_ring(data["results"], p)
+        fit = fit_ring(data["results"], p)
+        if fit is None:
+            measured_only[(p, gbits)] = path
+            continue
+        alpha, beta, fitted = fit
         worst = max(abs(ring_time(p, r["bytes"], alpha, beta) / r["median_seconds"] - 1) for r in fitted)
         fits[(p, gbits)] = (alpha, beta)
         print(f"| {p} | {gbits:g} Gbit/s | {alpha * 1e6:.0f} us | {beta * 8 / 1e9:.3f} Gbit/s | "
               f"{beta * 8 / 1e9 / gbits:.0%} | {worst:.0%} |")
     if not fits:
         sys.exit(f"no allreduce-*.json in {args.measured}")
+
+    # 1b. The ring formula on more nodes: the 2-node fit's alpha and beta predict the all-reduce of
+    # p > 2 nodes (each link then carries 2(p-1)/p of the buffer, in 2(p-1) steps).
+    more = sorted((p, g) for (p, g) in {**fits, **measured_only} if p > 2 and (2, g) in fits)
+    if more:
+        print("\n## Check: all-reduce on more nodes, predicted from the 2-node fit\n")
+        print("| ranks | link cap | bytes | measured ms | predicted ms | error |")
+        print("|---|---|---|---|---|---|")
+        worst = 0.0
+        for p, gbits in more:
+            alpha, beta = fits[(2, gbits)]
+            path = os.path.join(args.measured, f"allreduce-{p}x1-{gbits:g}gbit.json")
+            for r in load(path)["results"]:
+                if r["bytes"] < LARGE_BYTES:
+                    continue
+                predicted = ring_time(p, r["bytes"], alpha, beta)
+                error = predicted / r["median_seconds"] - 1
+                worst = max(worst, abs(error))
+                print(f"| {p} | {gbits:g} Gbit/s | {r['bytes']} | {1e3 * r['median_seconds']:.1f} | "
+                      f"{1e3 * predicted:.1f} | {error:+.0%} |")
+        print(f"\nworst error: {worst:.0%}")
 
     # 2. Check against the measured 2-node steps.
     one_rank = {}
