@@ -74,6 +74,7 @@ else
     fi
 fi
 mkdir -p "$runs" "$results"
+attention="$(dirname "$results")/attention"   # attention_spread.py of every sequence classifier
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 # train_run EXPERIMENT ID CONFIG STEM [--set key=value …]: trains (or resumes, or skips) one run
@@ -122,6 +123,11 @@ train_run() {
     "$bin" eval --checkpoint "$checkpoint" --data "$test" --json > "$dir/test.json"
     python3 "$here/collect.py" run --experiment "$experiment" --id "$id" --dir "$dir" \
         --config "$config" --test-split "$test" --out "$result" "${partial_flag[@]}" -- "$@"
+    # Sequence classifiers: how selective block 0's attention became (attention_spread.py).
+    if grep -q '^  kind: sequence' "$config"; then
+        mkdir -p "$attention"
+        python3 "$here/attention_spread.py" "$checkpoint" "$test" --json "$attention/$id.json"
+    fi
     echo "run.sh: $id: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("test loss %.4f accuracy %.4f, %.0f s" % (r["test"]["loss"], r["test"].get("accuracy") or 0, r["wall_seconds"]))' "$result")"
 }
 

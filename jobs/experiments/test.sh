@@ -37,6 +37,17 @@ quick="$work/quick"
 jobs/experiments/run.sh --quick --runs "$quick" > "$work/quick1.log" 2>&1 \
     || { echo "experiments/test.sh: run.sh --quick failed:" >&2; tail -20 "$work/quick1.log" >&2; exit 1; }
 python3 jobs/experiments/plot.py --results "$quick/results" --out "$quick/figures" --check
+python3 - "$quick/attention" <<'PY'
+import glob, json, sys
+files = sorted(glob.glob(sys.argv[1] + "/*.json"))
+if not any("listops-lra" in f for f in files) or not any("lra-image" in f for f in files):
+    sys.exit(f"experiments/test.sh: attention_spread.py results missing: {files}")
+for path in files:
+    result = json.load(open(path))
+    for entropy, peak in zip(result["normalised_entropy"], result["peak_over_uniform"]):
+        if not (0 < entropy <= 1 + 1e-9 and peak >= 1 - 1e-9):
+            sys.exit(f"experiments/test.sh: {path}: entropy {entropy} or peak {peak} out of range")
+PY
 trained=$(grep -c ' train --config' "$work/quick1.log" || true)
 [[ $trained -gt 0 ]] || { echo "experiments/test.sh: the first quick run trained nothing" >&2; exit 1; }
 jobs/experiments/run.sh --quick --runs "$quick" > "$work/quick2.log" 2>&1 \
