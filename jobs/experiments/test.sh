@@ -4,7 +4,8 @@
 #     before; TensorBoard's own reader (the `tensorboard` package) must find in the event files
 #     exactly the steps and values of metrics.jsonl, no step twice, one file per start.
 #  2. `run.sh --quick` on tiny generated data trains every experiment, plot.py writes every figure
-#     and table; a second `run.sh --quick` retrains nothing.
+#     and table, every sequence run has an attention_spread.py result in range (entropy in (0, 1],
+#     peak ≥ 1); a second `run.sh --quick` retrains nothing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
