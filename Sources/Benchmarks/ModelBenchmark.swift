@@ -29,8 +29,8 @@ public struct ModelBenchmarkSettings: Sendable {
     public var precision: MatmulPrecision = .fp32
     /// The gradients' element type on the wire (`train.allreduce_dtype`).
     public var allreduceDtype: AllReduceDtype = .fp32
-    /// Size cap of one gradient all-reduce bucket (`train.bucket_mb`, the trainer's default 4 MiB).
-    public var bucketBytes = 4 << 20
+    /// Size cap of one gradient all-reduce bucket (`train.bucket_mb`; the trainer's default).
+    public var bucketBytes = TrainConfig().bucketBytes
 
     public init(config: ModelConfig, globalBatch: Int, threads: Int, warmupSteps: Int, timedSteps: Int,
                 overlap: Bool, dataFile: String? = nil, attentionChunk: Int? = nil,

@@ -217,7 +217,7 @@ public final class Trainer {
         trainingStep = TrainingStep(model: model, optimizer: optimizer, communicator: communicator,
                                     globalBatch: config.train.globalBatch, microBatch: config.train.microBatch,
                                     clipNorm: Float(config.train.clipGradNorm),
-                                    bucketBytes: Int(config.train.bucketMb * 1_048_576),
+                                    bucketBytes: config.train.bucketBytes,
                                     overlap: config.train.overlapComm, collectiveTimeout: options.collectiveTimeout,
                                     deterministic: config.train.deterministic,
                                     gradientExponents: savedExponents.isEmpty ? nil : savedExponents.split(separator: " ").compactMap { Int($0) },

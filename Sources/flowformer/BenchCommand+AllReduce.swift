@@ -91,7 +91,7 @@ struct BenchAllReduceCommand: FlowformerCommand {
             print(table.render(), terminator: "")
             if let json {
                 let link = linkGbits.map { String($0) } ?? "null"
-                let hostList = hosts.map { "\"\($0)\"" }.joined(separator: ", ")
+                let hostList = hosts.map(jsonStringLiteral).joined(separator: ", ")
                 let text = "{\"ranks\": \(world.size), \"hosts\": [\(hostList)], \"link_gbits\": \(link), "
                     + "\"call\": \(jsonStringLiteral(call)), \"results\": [\n  "
                     + records.joined(separator: ",\n  ") + "\n]}\n"

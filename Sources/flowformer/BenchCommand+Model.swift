@@ -64,9 +64,9 @@ struct BenchModelCommand: FlowformerCommand {
     @Option(help: "Gradients on the wire: fp32 or bf16 (train.allreduce_dtype).") var allreduceDtype = "fp32"
     @Option(help: "Timed steps.") var steps = 3
     @Option(help: "Untimed steps first.") var warmup = 1
-    @Flag(inversion: .prefixedNo, help: "With several ranks: all-reduce each block's gradients during backward.")
+    @Flag(inversion: .prefixedNo, help: "With several ranks: all-reduce the gradients in buckets started during backward.")
     var overlap = true
-    @Option(help: "Size cap of one gradient all-reduce bucket, MiB (train.bucket_mb).") var bucketMb = 4.0
+    @Option(help: "Size cap of one gradient all-reduce bucket, MiB (train.bucket_mb).") var bucketMb = TrainConfig().bucketMb
     @Flag(help: "Time the step with train.deterministic against without, alternating in one process (prints both and the ratio).")
     var compareDeterministic = false
     @Option(help: "With --compare-deterministic: samples per micro-batch (default: the whole per-rank batch).")
@@ -119,7 +119,9 @@ struct BenchModelCommand: FlowformerCommand {
                                               attentionChunk: attentionChunk, singleThreadPeakGflops: peakGflops)
         settings.precision = MatmulPrecision(rawValue: precision) ?? .fp32
         settings.allreduceDtype = AllReduceDtype(rawValue: allreduceDtype) ?? .fp32
-        settings.bucketBytes = max(1, Int(bucketMb * 1_048_576))
+        var train = TrainConfig()
+        train.bucketMb = bucketMb
+        settings.bucketBytes = max(1, train.bucketBytes)
         return settings
     }
 

@@ -193,25 +193,19 @@ def length(runs: list, out: str, tables: list) -> None:
     figure, (time_axes, cpu_axes, memory_axes) = plt.subplots(1, 3, figsize=(14, 3.8))
     lengths = sorted({r["length"] for r in runs})
     table = {}
-    for kind in KINDS:
+    for kind in KINDS + REFERENCE_KINDS:
         points = sorted((r["length"], r["step_seconds"], r.get("step_cpu_seconds", float("nan")), r["peak_mib"])
                         for r in runs if r["attention"] == kind)
         if not points:
             continue
+        if kind in REFERENCE_KINDS:
+            style = dict(marker="s", markersize=3, linestyle="--", color=REFERENCE_COLORS[kind], label=f"{kind} (PyTorch)")
+        else:
+            style = dict(marker="o", color=COLORS[kind], label=kind)
         xs = [p[0] for p in points]
-        time_axes.plot(xs, [1000 * p[1] for p in points], marker="o", color=COLORS[kind], label=kind)
-        cpu_axes.plot(xs, [1000 * p[2] for p in points], marker="o", color=COLORS[kind], label=kind)
-        memory_axes.plot(xs, [p[3] for p in points], marker="o", color=COLORS[kind], label=kind)
-        for p in points:
-            table[(kind, p[0])] = p
-    for kind in REFERENCE_KINDS:
-        points = sorted((r["length"], r["step_seconds"], r.get("step_cpu_seconds", float("nan")), r["peak_mib"])
-                        for r in runs if r["attention"] == kind)
-        for axes, index in ((time_axes, 1), (cpu_axes, 2), (memory_axes, 3)):
-            if points:
-                scale = 1 if index == 3 else 1000
-                axes.plot([p[0] for p in points], [scale * p[index] for p in points], marker="s", markersize=3,
-                          linestyle="--", color=REFERENCE_COLORS[kind], label=f"{kind} (PyTorch)")
+        time_axes.plot(xs, [1000 * p[1] for p in points], **style)
+        cpu_axes.plot(xs, [1000 * p[2] for p in points], **style)
+        memory_axes.plot(xs, [p[3] for p in points], **style)
         for p in points:
             table[(kind, p[0])] = p
     flow = sorted(p for (kind, _), p in table.items() if kind == "flow")

@@ -92,6 +92,8 @@ public struct TrainConfig: Sendable, Equatable {
     /// because the models trained on CPUs here hold a few to tens of MiB of gradients: 25 would make
     /// one bucket, started only when backward ends.
     public var bucketMb = 4.0
+    /// `bucket_mb` in bytes.
+    public var bucketBytes: Int { Int(bucketMb * 1_048_576) }
     /// `checksum_every` — check every this many steps that all ranks hold identical parameters; 0 = never.
     public var checksumEvery = 100
     /// `max_nan_skips` — consecutive steps with a non-finite loss or gradient norm that are skipped
