@@ -69,11 +69,10 @@ public enum ModelBenchmark {
         let localBatch = settings.globalBatch / ranks
         BLASThreads.set(settings.threads)
 
-        let model = settings.attentionChunk.map {
-            FlowformerModel<Float>(config: config, maxBatch: localBatch, attentionChunk: $0)
-        } ?? FlowformerModel<Float>(config: config, maxBatch: localBatch)
+        let model = FlowformerModel<Float>(config: config, maxBatch: localBatch,
+                                           attentionChunk: settings.attentionChunk ?? defaultCausalChunk,
+                                           precision: settings.precision)
         model.initializeParameters(seed: settings.seed)
-        model.precision = settings.precision
         let inputs = try StepInputs(config: config, localBatch: localBatch, globalBatch: settings.globalBatch,
                                     world: world, dataFile: settings.dataFile, seed: settings.seed)
         let trainingStep = TrainingStep(model: model, optimizer: AdamW(table: model.table, weightDecay: 0.1),

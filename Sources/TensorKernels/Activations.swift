@@ -150,6 +150,33 @@ public func gelu<Scalar: TensorScalar>(
     }
 }
 
+/// `gelu(_:into:derivative:count:)` whose output is stored as bf16 bit patterns (nearest even),
+/// for an output that only feeds bf16 products (fc2): the bits equal rounding the Float output,
+/// written in half the bytes. `derivative` may be `x`.  x, derivative: [count]; y: [count] bf16
+@inlinable @inline(__always)
+public func gelu(
+    _ x: UnsafePointer<Float>, intoBFloat16 y: UnsafeMutablePointer<UInt16>,
+    derivative: UnsafeMutablePointer<Float>, count: Int
+) {
+    let value = GELUFunction<Float>(), slope = GELUDerivativeFunction<Float>()
+    var i = 0
+    if UnsafePointer(derivative) == x {
+        while i < count {
+            let v = derivative[i]
+            y[i] = BFloat16.bitsBranchFree(roundingToNearestEven: value(v))
+            derivative[i] = slope(v)
+            i &+= 1
+        }
+    } else {
+        while i < count {
+            let v = x[i]
+            y[i] = BFloat16.bitsBranchFree(roundingToNearestEven: value(v))
+            derivative[i] = slope(v)
+            i &+= 1
+        }
+    }
+}
+
 /// GELU'(x) = Φ(x) + x·φ(x) of one element.
 @usableFromInline
 struct GELUDerivativeFunction<Scalar: TensorScalar>: ElementFunction1 {

@@ -21,6 +21,16 @@ public enum BFloat16 {
         return UInt16(truncatingIfNeeded: rounded >> 16)
     }
 
+    /// `bits(roundingToNearestEven:)` without a branch, so that loops over it vectorise (the
+    /// same bits for every input).
+    @inlinable @inline(__always)
+    public static func bitsBranchFree(roundingToNearestEven x: Float) -> UInt16 {
+        let pattern = x.bitPattern
+        let rounded = (pattern &+ 0x7FFF &+ ((pattern >> 16) & 1)) >> 16
+        let quietNaN = (pattern >> 16) | 0x0040
+        return UInt16(truncatingIfNeeded: x.isNaN ? quietNaN : rounded)
+    }
+
     /// The Float with bf16 bit pattern `bits` (exact: the low 16 bits are zero).
     @inline(__always)
     public static func float(bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
@@ -35,6 +45,35 @@ public enum BFloat16 {
         while i < count {
             target[i] = rounded(source[i])
             i &+= 1
+        }
+    }
+
+    /// target[i] = the bf16 bits of source[i] (nearest even) for i < count.
+    @inlinable @inline(__always)
+    public static func round(_ source: UnsafePointer<Float>, intoBits target: UnsafeMutablePointer<UInt16>,
+                             count: Int) {
+        var i = 0
+        while i < count {
+            target[i] = bitsBranchFree(roundingToNearestEven: source[i])
+            i &+= 1
+        }
+    }
+
+    /// target[i] = the Float of bf16 bits source[i] (exact) for i < count.
+    public static func expand(_ source: UnsafePointer<UInt16>, into target: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i < count {
+            target[i] = float(bits: source[i])
+            i &+= 1
+        }
+    }
+
+    /// The rows × columns block of bf16 bits at `source` (row stride `stride`) as Floats in
+    /// `target` [rows, columns] (packed, row stride `columns`).
+    public static func expand(_ source: UnsafePointer<UInt16>, stride: Int, rows: Int, columns: Int,
+                              into target: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            expand(source + r &* stride, into: target + r &* columns, count: columns)
         }
     }
 

@@ -20,16 +20,46 @@ public func layerNorm<Scalar: TensorScalar>(
     rows: Int, cols: Int, epsilon: Scalar
 ) {
     precondition(cols > 0, "layerNorm needs at least one column")
-    let inverseCols = 1 / Scalar(cols)
     for i in 0..<rows {
-        let xRow = x + i &* cols, yRow = y + i &* cols
-        let mu = sum(xRow, count: cols) * inverseCols
-        let variance = laneSum(count: cols) { let d = xRow[$0] - mu; return d * d } * inverseCols
-        let r = 1 / (variance + epsilon).squareRoot()
-        mapElements(xRow, weight, bias, into: yRow, count: cols) { v, w, b in (v - mu) * r * w + b }
+        let (mu, r) = layerNormRow(x + i &* cols, weight: weight, bias: bias, into: y + i &* cols, cols: cols,
+                                   epsilon: epsilon)
         mean?[i] = mu
         rstd?[i] = r
     }
+}
+
+/// `layerNorm` whose output is stored as bf16 bit patterns (nearest even), for an output that
+/// only feeds bf16 products: each row is normalised in fp32 into `rowScratch` [cols], then
+/// rounded into `y` [rows, cols]. The bits equal rounding `layerNorm`'s Float output.
+@inlinable @inline(__always)
+public func layerNorm(
+    _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    intoBFloat16 y: UnsafeMutablePointer<UInt16>, rowScratch: UnsafeMutablePointer<Float>,
+    mean: UnsafeMutablePointer<Float>?, rstd: UnsafeMutablePointer<Float>?,
+    rows: Int, cols: Int, epsilon: Float
+) {
+    precondition(cols > 0, "layerNorm needs at least one column")
+    for i in 0..<rows {
+        let (mu, r) = layerNormRow(x + i &* cols, weight: weight, bias: bias, into: rowScratch, cols: cols,
+                                   epsilon: epsilon)
+        BFloat16.round(rowScratch, intoBits: y + i &* cols, count: cols)
+        mean?[i] = mu
+        rstd?[i] = r
+    }
+}
+
+/// One row of the forward: y [cols] from x [cols] (y may be x); returns (μ, r).
+@inlinable @inline(__always)
+func layerNormRow<Scalar: TensorScalar>(
+    _ xRow: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>,
+    into yRow: UnsafeMutablePointer<Scalar>, cols: Int, epsilon: Scalar
+) -> (mean: Scalar, rstd: Scalar) {
+    let inverseCols = 1 / Scalar(cols)
+    let mu = sum(xRow, count: cols) * inverseCols
+    let variance = laneSum(count: cols) { let d = xRow[$0] - mu; return d * d } * inverseCols
+    let r = 1 / (variance + epsilon).squareRoot()
+    mapElements(xRow, weight, bias, into: yRow, count: cols) { v, w, b in (v - mu) * r * w + b }
+    return (mu, r)
 }
 
 /// Backward, with n = (x − μ)·r the normalised input and g = dy ⊙ weight its gradient:

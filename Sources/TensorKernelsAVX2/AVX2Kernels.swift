@@ -28,6 +28,13 @@ public enum AVX2Kernels {
         TensorKernels.gelu(x, into: y, derivative: derivative, count: count)
     }
 
+    /// `TensorKernels.gelu(_:intoBFloat16:derivative:count:)`: GELU stored as bf16, and its slope.
+    @inline(never)
+    public static func gelu(_ x: UnsafePointer<Float>, intoBFloat16 y: UnsafeMutablePointer<UInt16>,
+                            derivative: UnsafeMutablePointer<Float>, count: Int) {
+        TensorKernels.gelu(x, intoBFloat16: y, derivative: derivative, count: count)
+    }
+
     /// `TensorKernels.sigmoid(_:into:count:)`: y = σ(x).
     @inline(never)
     public static func sigmoid(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
@@ -63,6 +70,17 @@ public enum AVX2Kernels {
                                  rows: Int, cols: Int, epsilon: Float) {
         TensorKernels.layerNorm(x, weight: weight, bias: bias, into: y, mean: mean, rstd: rstd,
                                 rows: rows, cols: cols, epsilon: epsilon)
+    }
+
+    /// `TensorKernels.layerNorm(_:weight:bias:intoBFloat16:rowScratch:mean:rstd:rows:cols:epsilon:)`.
+    @inline(never)
+    public static func layerNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                 bias: UnsafePointer<Float>, intoBFloat16 y: UnsafeMutablePointer<UInt16>,
+                                 rowScratch: UnsafeMutablePointer<Float>,
+                                 mean: UnsafeMutablePointer<Float>?, rstd: UnsafeMutablePointer<Float>?,
+                                 rows: Int, cols: Int, epsilon: Float) {
+        TensorKernels.layerNorm(x, weight: weight, bias: bias, intoBFloat16: y, rowScratch: rowScratch, mean: mean,
+                                rstd: rstd, rows: rows, cols: cols, epsilon: epsilon)
     }
 
     /// `TensorKernels.layerNormBackward(outputGradient:input:weight:mean:rstd:inputGradient:…)`.

@@ -66,7 +66,8 @@ struct RunPlan {
         plan.ranksPerNode = try communicator.ranksOnThisNode()
         plan.microBatch = config.train.microBatch
         let census = TensorCensus.measure {
-            FlowformerModel<Float>(config: config.model, maxBatch: config.train.microBatch)
+            FlowformerModel<Float>(config: config.model, maxBatch: config.train.microBatch,
+                                   precision: config.train.precision)
         }
         plan.weights = census[.parameters] ?? 0
         plan.gradients = census[.gradients] ?? 0

@@ -136,8 +136,8 @@ public final class Trainer {
         if !plan.fits && isRoot { print("warning: " + plan.refusal.replacingOccurrences(of: "; or set train.memory_check: false to run anyway", with: "") + " (train.memory_check: false: running anyway)") }
 
         // 4. Model and optimizer; rank 0 initialises or loads, then broadcasts.
-        let model = FlowformerModel<Float>(config: config.model, maxBatch: config.train.microBatch)
-        model.precision = config.train.precision
+        let model = FlowformerModel<Float>(config: config.model, maxBatch: config.train.microBatch,
+                                           precision: config.train.precision)
         let sharded = config.train.shardOptimizer && communicator.size > 1
             ? ShardedGradient(gradients: model.gradients.pointer, count: model.table.count, rank: communicator.rank,
                               worldSize: communicator.size) : nil

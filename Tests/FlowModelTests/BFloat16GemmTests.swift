@@ -66,6 +66,35 @@ private struct Operands {
         bias = values(g.n, seed: 9)
     }
 
+    /// The product with op(A) and/or op(B) stored as bf16 bit patterns (the rounded values, same
+    /// leading dimensions) instead of Floats.
+    func runStoredAsBFloat16(a aAsBits: Bool, b bAsBits: Bool, _ path: BFloat16Gemm.Path,
+                             threads: Int = 1) -> [Float] {
+        var out = c
+        let aBits = a.map { BFloat16.bits(roundingToNearestEven: $0) }
+        let bBits = b.map { BFloat16.bits(roundingToNearestEven: $0) }
+        a.withUnsafeBufferPointer { aFloats in
+            b.withUnsafeBufferPointer { bFloats in
+                aBits.withUnsafeBufferPointer { aStored in
+                    bBits.withUnsafeBufferPointer { bStored in
+                        bias.withUnsafeBufferPointer { biasBuffer in
+                            let aOperand: ProductOperand<Float> = aAsBits ? .bfloat16(aStored.baseAddress!)
+                                                                          : .values(aFloats.baseAddress!)
+                            let bOperand: ProductOperand<Float> = bAsBits ? .bfloat16(bStored.baseAddress!)
+                                                                          : .values(bFloats.baseAddress!)
+                            BFloat16Gemm.multiply(transposeA: g.transposeA, transposeB: g.transposeB, m: g.m, n: g.n,
+                                                  k: g.k, alpha: g.alpha, a: aOperand, lda: lda, b: bOperand,
+                                                  ldb: ldb, beta: g.beta, c: &out, ldc: ldc,
+                                                  bias: g.withBias ? biasBuffer.baseAddress : nil, threads: threads,
+                                                  path: path)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     func run(_ path: BFloat16Gemm.Path, threads: Int = 1) -> [Float] {
         var out = c
         bias.withUnsafeBufferPointer { biasBuffer in
@@ -169,6 +198,35 @@ struct BFloat16GemmTests {
                     let finite = Double(c[3 * n + j]), exact = Double(k) * 0.125
                     #expect(abs(finite - exact) <= 1e-6 * exact, "\(path)")
                 }
+            }
+        }
+    }
+
+    /// An operand stored as bf16 bits gives bitwise the product of the same operand stored as
+    /// Floats (the GEMM rounds those to the same bits as it packs them), on every case above
+    /// (every transpose, odd shapes and k, padding, alpha, beta, bias), on both paths.
+    @Test(arguments: cases)
+    func operandsStoredAsBFloat16(_ g: BFloat16GemmCase) {
+        let operands = Operands(g)
+        for path in paths {
+            let reference = operands.run(path).map(\.bitPattern)
+            for (aBits, bBits) in [(true, false), (false, true), (true, true)] {
+                let stored = operands.runStoredAsBFloat16(a: aBits, b: bBits, path).map(\.bitPattern)
+                #expect(stored == reference, "\(path), A as bf16: \(aBits), B as bf16: \(bBits)")
+            }
+        }
+    }
+
+    @Test("bf16-stored operands split over 2 and 3 threads give the one-thread result",
+          .enabled(if: KernelVariant.cpuSupportsAVX512BF16, "this CPU has no AVX512_BF16"))
+    func storedOperandsOnThreads() {
+        for g in [BFloat16GemmCase(m: 200, n: 300, k: 257, transposeB: true),     // columns split
+                  BFloat16GemmCase(m: 300, n: 40, k: 130, transposeA: true)] {    // rows split
+            let operands = Operands(g)
+            let one = operands.run(.vdpbf16ps).map(\.bitPattern)
+            for threads in [2, 3] {
+                #expect(operands.runStoredAsBFloat16(a: true, b: true, .vdpbf16ps, threads: threads)
+                    .map(\.bitPattern) == one)
             }
         }
     }

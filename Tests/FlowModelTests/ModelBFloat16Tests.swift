@@ -24,9 +24,8 @@ struct ModelBFloat16Tests {
         let batch = TestBatch(config: config, samples: 3, seed: 71)
 
         func run(_ precision: MatmulPrecision) -> (loss: Double, output: [Float], gradients: [Float]) {
-            let model = FlowformerModel<Float>(config: config, maxBatch: 3)
+            let model = FlowformerModel<Float>(config: config, maxBatch: 3, precision: precision)
             model.randomizeParameters(seed: 72, scale: 0.3)
-            model.precision = precision
             model.zeroGradients()
             let sums = model.forward(batch)
             let output = model.residualStream[config.layers].array   // last block's output [n, T, D]
@@ -59,15 +58,59 @@ struct ModelBFloat16Tests {
         let batch = TestBatch(config: config, samples: 2, seed: 5)
         var results: [[Double]] = []
         for precision in MatmulPrecision.allCases {
-            let model = FlowformerModel<Double>(config: config, maxBatch: 2)
+            let model = FlowformerModel<Double>(config: config, maxBatch: 2, precision: precision)
             model.randomizeParameters(seed: 6)
-            model.precision = precision
             model.zeroGradients()
             _ = model.forward(batch)
             model.backward(lossScale: 1)
             results.append(model.gradients.array)
         }
         #expect(results[0] == results[1])
+    }
+
+    /// The activations that only feed products are stored as bf16 in a bf16 model; the products
+    /// would round them to the same bits, so loss, logits and every gradient are bitwise those of
+    /// a bf16 model that keeps them in Float — on every model kind × attention kind, with a
+    /// partial batch (rows past n zeroed in bf16 storage too).
+    @Test(arguments: combinations)
+    func bf16StorageChangesNoBit(kind: ModelKind, attention: AttentionKind) {
+        var config = tinyConfig(kind, attention)
+        config.dModel = 32
+        config.heads = 4
+        config.ff = 64
+        if kind != .image { config.seqLen = 16 }
+        let batch = TestBatch(config: config, samples: 2, seed: 81)
+
+        func run(storesBFloat16: Bool) -> (loss: Double, logits: [UInt32], gradients: [UInt32], bf16Blocks: Int) {
+            let model = FlowformerModel<Float>(config: config, maxBatch: 3, precision: .bf16,
+                                               productInputsInBFloat16: storesBFloat16)
+            model.randomizeParameters(seed: 82, scale: 0.3)
+            model.zeroGradients()
+            let sums = model.forward(batch)
+            let logits = model.logits.array.map(\.bitPattern)
+            model.backward(lossScale: 1 / Float(sums.count))
+            let bf16Blocks = model.blocks.filter { $0.activated.bits != nil && $0.norm1Output.bits != nil
+                && $0.norm2Output.bits != nil }.count
+            return (sums.lossSum, logits, model.gradients.array.map(\.bitPattern), bf16Blocks)
+        }
+        let stored = run(storesBFloat16: true), kept = run(storesBFloat16: false)
+        #expect(stored.bf16Blocks == config.layers && kept.bf16Blocks == 0)
+        #expect(stored.loss.bitPattern == kept.loss.bitPattern, "\(stored.loss) vs \(kept.loss)")
+        #expect(stored.logits == kept.logits)
+        #expect(stored.gradients == kept.gradients)
+    }
+
+    @Test("a bf16 model's saved product inputs take half the bytes (memory census)")
+    func bf16StorageHalvesTheSavedInputs() {
+        let config = tinyConfig(.lm, .flow)
+        func activations(_ precision: MatmulPrecision) -> Int {
+            TensorCensus.measure { FlowformerModel<Float>(config: config, maxBatch: 4, precision: precision) }
+                .values.reduce(0, +)
+        }
+        let rows = 4 * config.tokensPerSample
+        let halved = config.layers * rows * (2 * config.dModel + config.ff) * 2   // bytes no longer kept
+        #expect(activations(.fp32) - activations(.bf16) >= halved - 64 * 3 * config.layers)
+        #expect(activations(.fp32) - activations(.bf16) <= halved + 64 * 3 * config.layers)
     }
 
     @Test("the precision applies only inside the model's forward and backward")

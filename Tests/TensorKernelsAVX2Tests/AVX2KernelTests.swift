@@ -55,6 +55,17 @@ struct AVX2KernelTests {
         #expect(bitwiseEqual(inPlace, baseSlope))
     }
 
+    @Test("gelu stored as bf16, with its derivative", arguments: lengths)
+    func geluIntoBFloat16(count: Int) {
+        let x = values(count, seed: 11)
+        var baseBits = [UInt16](repeating: 0, count: count), fastBits = baseBits
+        var baseSlope = [Float](repeating: 0, count: count), fastSlope = baseSlope
+        TensorKernels.gelu(x, intoBFloat16: &baseBits, derivative: &baseSlope, count: count)
+        AVX2Kernels.gelu(x, intoBFloat16: &fastBits, derivative: &fastSlope, count: count)
+        #expect(baseBits == fastBits)
+        #expect(bitwiseEqual(baseSlope, fastSlope))
+    }
+
     @Test("sigmoid, out of place and in place", arguments: lengths)
     func sigmoid(count: Int) {
         let x = values(count, seed: 2, scale: 20)
@@ -110,6 +121,14 @@ struct AVX2KernelTests {
         #expect(bitwiseEqual(baseY, fastY))
         #expect(bitwiseEqual(baseMean, fastMean))
         #expect(bitwiseEqual(baseRstd, fastRstd))
+
+        // Stored as bf16: the AVX2 build gives the baseline's Float output rounded.
+        var bits = [UInt16](repeating: 0, count: rows * cols), row = [Float](repeating: 0, count: cols)
+        var bitsMean = [Float](repeating: 0, count: rows), bitsRstd = bitsMean
+        AVX2Kernels.layerNorm(x, weight: weight, bias: bias, intoBFloat16: &bits, rowScratch: &row, mean: &bitsMean,
+                              rstd: &bitsRstd, rows: rows, cols: cols, epsilon: 1e-5)
+        #expect(bits == baseY.map { BFloat16.bits(roundingToNearestEven: $0) })
+        #expect(bitwiseEqual(bitsMean, baseMean) && bitwiseEqual(bitsRstd, baseRstd))
 
         let dy = values(rows * cols, seed: 10)
         let startWeightGradient = values(cols, seed: 11), startBiasGradient = values(cols, seed: 12)

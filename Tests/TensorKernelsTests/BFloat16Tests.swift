@@ -71,4 +71,61 @@ struct BFloat16Tests {
         BFloat16.round(source, stride: 10, rows: 3, columns: 4, into: &block)
         for r in 0..<3 { for c in 0..<4 { #expect(block[r * 4 + c] == BFloat16.rounded(source[r * 10 + c])) } }
     }
+
+    @Test("the branch-free rounding gives the bits of the reference on every special and ordinary value")
+    func branchFreeRounding() {
+        var inputs: [Float] = [0, -0.0, 1, -1, .infinity, -.infinity, .nan, -.nan, .greatestFiniteMagnitude,
+                               -.greatestFiniteMagnitude, .leastNonzeroMagnitude, .leastNormalMagnitude,
+                               Float(bitPattern: 0x7F80_0001), Float(bitPattern: 0xFF80_0001),
+                               Float(bitPattern: 0x3F80_8000), Float(bitPattern: 0x3F81_8000)]
+        var stream: UInt32 = 12_345
+        for _ in 0..<100_000 {   // random bit patterns: every exponent, NaNs included
+            stream = stream &* 1_664_525 &+ 1_013_904_223
+            inputs.append(Float(bitPattern: stream))
+        }
+        for x in inputs {
+            #expect(BFloat16.bitsBranchFree(roundingToNearestEven: x) == BFloat16.bits(roundingToNearestEven: x),
+                    "\(x.bitPattern)")
+        }
+        var bits = [UInt16](repeating: 0, count: inputs.count)
+        BFloat16.round(inputs, intoBits: &bits, count: inputs.count)
+        #expect(bits == inputs.map { BFloat16.bits(roundingToNearestEven: $0) })
+        var widened = [Float](repeating: 0, count: bits.count)
+        BFloat16.expand(bits, into: &widened, count: bits.count)
+        #expect(widened.map(\.bitPattern) == bits.map { UInt32($0) << 16 }, "widening is exact")
+    }
+
+    @Test("GELU and LayerNorm stored as bf16 are the bits of their Float outputs rounded")
+    func bf16OutputKernels() {
+        let count = 1031
+        var x: [Float] = (0..<count).map { Float($0 % 97) * 0.173 - 8 }
+        x[5] = .nan; x[6] = .infinity; x[7] = -.infinity; x[8] = 0
+        // GELU, out of place and with the derivative over x.
+        var y = [Float](repeating: 0, count: count), slope = y
+        gelu(x, into: &y, derivative: &slope, count: count)
+        var bits = [UInt16](repeating: 0, count: count), bf16Slope = y
+        gelu(x, intoBFloat16: &bits, derivative: &bf16Slope, count: count)
+        #expect(bits == y.map { BFloat16.bits(roundingToNearestEven: $0) })
+        #expect(bf16Slope.map(\.bitPattern) == slope.map(\.bitPattern))
+        var inPlace = x, inPlaceBits = [UInt16](repeating: 0, count: count)
+        inPlace.withUnsafeMutableBufferPointer { buffer in
+            gelu(buffer.baseAddress!, intoBFloat16: &inPlaceBits, derivative: buffer.baseAddress!, count: count)
+        }
+        #expect(inPlaceBits == bits)
+        #expect(inPlace.map(\.bitPattern) == slope.map(\.bitPattern))
+
+        // LayerNorm, 7 rows of 147.
+        let rows = 7, cols = 147
+        let input = (0..<rows * cols).map { Float(($0 * 37) % 101) * 0.05 - 2 }
+        let weight = (0..<cols).map { 1 + Float($0 % 5) * 0.1 }, bias = (0..<cols).map { Float($0 % 3) * 0.01 }
+        var normalised = [Float](repeating: 0, count: rows * cols)
+        var mean = [Float](repeating: 0, count: rows), rstd = mean, bf16Mean = mean, bf16Rstd = mean
+        layerNorm(input, weight: weight, bias: bias, into: &normalised, mean: &mean, rstd: &rstd, rows: rows,
+                  cols: cols, epsilon: 1e-5)
+        var normalisedBits = [UInt16](repeating: 0, count: rows * cols), row = [Float](repeating: 0, count: cols)
+        layerNorm(input, weight: weight, bias: bias, intoBFloat16: &normalisedBits, rowScratch: &row,
+                  mean: &bf16Mean, rstd: &bf16Rstd, rows: rows, cols: cols, epsilon: 1e-5)
+        #expect(normalisedBits == normalised.map { BFloat16.bits(roundingToNearestEven: $0) })
+        #expect(bf16Mean == mean && bf16Rstd == rstd)
+    }
 }

@@ -61,6 +61,13 @@ final class MultiHeadAttention<Scalar: TensorScalar> {
     public func forward(queries: UnsafePointer<Scalar>, keys: UnsafePointer<Scalar>,
                         values: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
                         output: UnsafeMutablePointer<Scalar>) {
+        forward(queries: .values(queries), keys: .values(keys), values: .values(values), parameters: parameters,
+                output: output)
+    }
+
+    /// `forward` of inputs that may be stored as bf16 (a bf16 model's saved activations).
+    func forward(queries: ProductOperand<Scalar>, keys: ProductOperand<Scalar>, values: ProductOperand<Scalar>,
+                 parameters: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>) {
         let shape = core.shape
         let sinks = shape.batch * shape.queryLength, sources = shape.batch * shape.keyLength
         query.forward(queries, rows: sinks, parameters: parameters, into: projectedQueries.pointer)
@@ -74,6 +81,12 @@ final class MultiHeadAttention<Scalar: TensorScalar> {
     /// Self-attention: x [B, L, d_input] used as queries, keys and values.
     public func forward(input: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
                         output: UnsafeMutablePointer<Scalar>) {
+        forward(input: .values(input), parameters: parameters, output: output)
+    }
+
+    /// Self-attention on an input that may be stored as bf16.
+    func forward(input: ProductOperand<Scalar>, parameters: UnsafePointer<Scalar>,
+                 output: UnsafeMutablePointer<Scalar>) {
         forward(queries: input, keys: input, values: input, parameters: parameters, output: output)
     }
 
@@ -102,6 +115,14 @@ final class MultiHeadAttention<Scalar: TensorScalar> {
     public func backward(outputGradient: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>,
                          parameters: UnsafePointer<Scalar>, gradients: UnsafeMutablePointer<Scalar>,
                          inputGradient: UnsafeMutablePointer<Scalar>) {
+        backward(outputGradient: outputGradient, input: .values(input), parameters: parameters, gradients: gradients,
+                 inputGradient: inputGradient)
+    }
+
+    /// Self-attention backward of an input that may be stored as bf16.
+    func backward(outputGradient: UnsafePointer<Scalar>, input: ProductOperand<Scalar>,
+                  parameters: UnsafePointer<Scalar>, gradients: UnsafeMutablePointer<Scalar>,
+                  inputGradient: UnsafeMutablePointer<Scalar>) {
         precondition(core.shape.queryLength == core.shape.keyLength, "self-attention backward needs L == S")
         coreBackward(outputGradient: outputGradient, parameters: parameters, gradients: gradients)
         let rows = core.shape.batch * core.shape.queryLength

@@ -46,6 +46,17 @@ public enum BFloat16Gemm {
                                 a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                                 beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
                                 bias: UnsafePointer<Float>? = nil, threads: Int = 1, path: Path? = nil) {
+        multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: .values(a),
+                 lda: lda, b: .values(b), ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias, threads: threads,
+                 path: path)
+    }
+
+    /// `multiply` with operands stored as Floats (rounded as they are packed) or as bf16 bit
+    /// patterns (taken as they are): the same values give the same bits either way.
+    static func multiply(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+                         a: ProductOperand<Float>, lda: Int, b: ProductOperand<Float>, ldb: Int,
+                         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                         bias: UnsafePointer<Float>? = nil, threads: Int = 1, path: Path? = nil) {
         precondition(bias == nil || beta == 0, "BFloat16Gemm.multiply: a bias needs beta = 0")
         switch path ?? activePath {
         case .vdpbf16ps:
@@ -58,18 +69,29 @@ public enum BFloat16Gemm {
                 return
             }
             #endif
-            flowformer_bf16_gemm(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta,
-                                 c, ldc, bias)
+            vdpbf16ps(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                      b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias)
         case .portable:
             portable(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                      b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias, threads: threads)
         }
     }
 
-    /// The portable path: op(A) and op(B) rounded into this thread's scratch (stored shapes,
-    /// packed), then the fp32 product (the AVX-512 GEMM under x86-64-v4, else BLAS).
+    /// One thread's VDPBF16PS product (`flowformer_bf16_gemm_typed`).
+    @inline(__always)
+    static func vdpbf16ps(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                          a: ProductOperand<Float>, lda: Int, b: ProductOperand<Float>, ldb: Int,
+                          beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?) {
+        let (aType, aPointer) = a.cOperand, (bType, bPointer) = b.cOperand
+        flowformer_bf16_gemm_typed(transposeA ? 1 : 0, aType, transposeB ? 1 : 0, bType, m, n, k, alpha, aPointer, lda,
+                                   bPointer, ldb, beta, c, ldc, bias)
+    }
+
+    /// The portable path: op(A) and op(B) rounded (or, stored as bf16, widened) into this thread's
+    /// scratch (stored shapes, packed), then the fp32 product (the AVX-512 GEMM under x86-64-v4,
+    /// else BLAS).
     static func portable(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                         a: ProductOperand<Float>, lda: Int, b: ProductOperand<Float>, ldb: Int,
                          beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
                          bias: UnsafePointer<Float>?, threads: Int) {
         if m <= 0 || n <= 0 { return }
@@ -78,8 +100,8 @@ public enum BFloat16Gemm {
         let (bRows, bColumns) = transposeB ? (n, k) : (k, n)
         let scratch = RoundedOperands.forCurrentThread(count: aRows * aColumns + bRows * bColumns)
         let roundedA = scratch, roundedB = scratch + aRows &* aColumns
-        BFloat16.round(a, stride: lda, rows: aRows, columns: aColumns, into: roundedA)
-        BFloat16.round(b, stride: ldb, rows: bRows, columns: bColumns, into: roundedB)
+        a.roundedCopy(stride: lda, rows: aRows, columns: aColumns, into: roundedA)
+        b.roundedCopy(stride: ldb, rows: bRows, columns: bColumns, into: roundedB)
         #if arch(x86_64)
         if KernelVariant.active.usesAVX512Gemm && alpha == 1 {
             ParallelGemm.shared.run(threads: threads, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
@@ -96,6 +118,27 @@ public enum BFloat16Gemm {
         TensorKernels.matmul(roundedA, transposeA: transposeA, roundedB, transposeB: transposeB, into: c,
                              m: m, n: n, k: k, lda: max(aColumns, 1), ldb: max(bColumns, 1), ldc: ldc,
                              alpha: alpha, beta: beta)
+    }
+}
+
+extension ProductOperand where Scalar == Float {
+    /// The storage type code and address for `flowformer_bf16_gemm_typed`.
+    var cOperand: (type: Int32, pointer: UnsafeRawPointer) {
+        switch self {
+        case .values(let pointer): return (Int32(FLOWFORMER_BF16_OPERAND_F32), UnsafeRawPointer(pointer))
+        case .bfloat16(let bits): return (Int32(FLOWFORMER_BF16_OPERAND_BF16), UnsafeRawPointer(bits))
+        }
+    }
+
+    /// The rows × columns block (row stride `stride`) as bf16-rounded Floats in `target`
+    /// [rows, columns]: Floats rounded, bf16 bits widened (exact).
+    func roundedCopy(stride: Int, rows: Int, columns: Int, into target: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .values(let pointer):
+            BFloat16.round(pointer, stride: stride, rows: rows, columns: columns, into: target)
+        case .bfloat16(let bits):
+            BFloat16.expand(bits, stride: stride, rows: rows, columns: columns, into: target)
+        }
     }
 }
 

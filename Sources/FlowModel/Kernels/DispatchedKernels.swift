@@ -51,17 +51,20 @@ enum DispatchedKernels {
     /// or nil). The AVX-512 GEMM adds b as it stores its first k block; BLAS gets y = b in every
     /// row first and accumulates onto it (beta 1). Both add b to the same partial sum, so the
     /// bias changes nothing in how the product itself is rounded.
+    /// x may be stored as bf16 (`ProductOperand.bfloat16`) only in a bf16 product.
     @inline(__always)
     static func linearForward<Scalar: TensorScalar>(
-        _ x: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>?,
+        _ input: ProductOperand<Scalar>, weight: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>?,
         rows: Int, inFeatures: Int, outFeatures: Int, into y: UnsafeMutablePointer<Scalar>
     ) {
         if Scalar.self == Float.self && MatmulPrecision.current == .bf16 {
             BFloat16Gemm.multiply(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-                                  a: x.asFloat, lda: inFeatures, b: weight.asFloat, ldb: inFeatures, beta: 0,
-                                  c: y.asFloat, ldc: outFeatures, bias: bias?.asFloat, threads: BLASThreads.requested)
+                                  a: input.asFloat, lda: inFeatures, b: .values(weight.asFloat), ldb: inFeatures,
+                                  beta: 0, c: y.asFloat, ldc: outFeatures, bias: bias?.asFloat,
+                                  threads: BLASThreads.requested)
             return
         }
+        let x = input.values(for: "Linear forward")
         #if arch(x86_64)
         if Scalar.self == Float.self && KernelVariant.active.usesAVX512Gemm {
             ParallelGemm.shared.run(threads: BLASThreads.requested, transposeA: false, transposeB: true, m: rows,
@@ -79,6 +82,23 @@ enum DispatchedKernels {
         TensorKernels.matmul(x, weight, transposeB: true, into: y, m: rows, n: outFeatures, k: inFeatures, beta: beta)
     }
 
+    /// A Linear layer's weight gradient dW[out, in] += dyᵀ · x (dy [rows, out], x [rows, in]);
+    /// x may be stored as bf16 only in a bf16 product.
+    @inline(__always)
+    static func linearWeightGradient<Scalar: TensorScalar>(
+        outputGradient dy: UnsafePointer<Scalar>, input: ProductOperand<Scalar>, rows: Int, inFeatures: Int,
+        outFeatures: Int, into weightGradient: UnsafeMutablePointer<Scalar>
+    ) {
+        if Scalar.self == Float.self && MatmulPrecision.current == .bf16 {
+            BFloat16Gemm.multiply(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows,
+                                  a: .values(dy.asFloat), lda: outFeatures, b: input.asFloat, ldb: inFeatures,
+                                  beta: 1, c: weightGradient.asFloat, ldc: inFeatures, threads: BLASThreads.requested)
+            return
+        }
+        matmul(dy, transposeA: true, input.values(for: "Linear weight gradient"), into: weightGradient,
+               m: outFeatures, n: inFeatures, k: rows, beta: 1)
+    }
+
     /// GELU and its slope in one pass: `TensorKernels.gelu(_:into:derivative:count:)`.
     @inline(__always)
     static func gelu<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>,
@@ -90,6 +110,19 @@ enum DispatchedKernels {
         }
         #endif
         TensorKernels.gelu(x, into: y, derivative: derivative, count: count)
+    }
+
+    /// GELU stored as bf16 bit patterns, and its slope (`TensorKernels.gelu(_:intoBFloat16:derivative:count:)`).
+    @inline(__always)
+    static func gelu(_ x: UnsafePointer<Float>, intoBFloat16 y: UnsafeMutablePointer<UInt16>,
+                     derivative: UnsafeMutablePointer<Float>, count: Int) {
+        #if arch(x86_64)
+        if useAVX2(Float.self) {
+            AVX2Kernels.gelu(x, intoBFloat16: y, derivative: derivative, count: count)
+            return
+        }
+        #endif
+        TensorKernels.gelu(x, intoBFloat16: y, derivative: derivative, count: count)
     }
 
     /// σ(x): `TensorKernels.sigmoid(_:into:count:)`.
@@ -161,6 +194,25 @@ enum DispatchedKernels {
         #endif
         TensorKernels.layerNorm(x, weight: weight, bias: bias, into: y, mean: mean, rstd: rstd,
                                 rows: rows, cols: cols, epsilon: epsilon)
+    }
+
+    /// LayerNorm forward stored as bf16 bit patterns, row by row through `rowScratch` [cols]
+    /// (`TensorKernels.layerNorm(_:weight:bias:intoBFloat16:rowScratch:…)`).
+    @inline(__always)
+    static func layerNorm(
+        _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+        intoBFloat16 y: UnsafeMutablePointer<UInt16>, rowScratch: UnsafeMutablePointer<Float>,
+        mean: UnsafeMutablePointer<Float>?, rstd: UnsafeMutablePointer<Float>?, rows: Int, cols: Int, epsilon: Float
+    ) {
+        #if arch(x86_64)
+        if useAVX2(Float.self) {
+            AVX2Kernels.layerNorm(x, weight: weight, bias: bias, intoBFloat16: y, rowScratch: rowScratch, mean: mean,
+                                  rstd: rstd, rows: rows, cols: cols, epsilon: epsilon)
+            return
+        }
+        #endif
+        TensorKernels.layerNorm(x, weight: weight, bias: bias, intoBFloat16: y, rowScratch: rowScratch, mean: mean,
+                                rstd: rstd, rows: rows, cols: cols, epsilon: epsilon)
     }
 
     /// LayerNorm backward: `TensorKernels.layerNormBackward(outputGradient:input:weight:…)`.

@@ -3,7 +3,6 @@
 import Glibc
 #endif
 import TensorKernelsAVX512
-import _CBFloat16Gemm
 
 /// The AVX-512 GEMM split over the threads of `WorkerThreads` (for `train.threads` > 1, one rank
 /// owning several cores):
@@ -26,8 +25,8 @@ final class ParallelGemm: WorkerThreadsJob {
     // The current call (set only while `run` runs).
     private var transposeA = false, transposeB = false
     private var m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0
-    private var a: UnsafePointer<Float>?
-    private var b: UnsafePointer<Float>?
+    private var a: ProductOperand<Float>?
+    private var b: ProductOperand<Float>?
     private var c: UnsafeMutablePointer<Float>?
     private var beta: Float = 0
     private var bias: UnsafePointer<Float>?
@@ -42,6 +41,15 @@ final class ParallelGemm: WorkerThreadsJob {
     /// threads (leading dimensions as in `sgemm`); one thread calls `AVX512Gemm.sgemm` directly.
     func run(threads: Int, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
+             kernel: Kernel = .float32, alpha: Float = 1) {
+        run(threads: threads, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: .values(a),
+            lda: lda, b: .values(b), ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias, kernel: kernel, alpha: alpha)
+    }
+
+    /// `run` with operands that may be stored as bf16 (the `.bfloat16` kernel only).
+    func run(threads: Int, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+             a: ProductOperand<Float>, lda: Int, b: ProductOperand<Float>, ldb: Int,
              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
              kernel: Kernel = .float32, alpha: Float = 1) {
         if threads <= 1 {
@@ -78,7 +86,7 @@ final class ParallelGemm: WorkerThreadsJob {
             // Columns j ..< j + width of C and op(B).
             let columns = share(worker, of: n, tile: AVX512Gemm.nr)
             if columns.isEmpty { return }
-            let bSlice = transposeB ? b + columns.lowerBound &* ldb : b + columns.lowerBound
+            let bSlice = b.advanced(by: transposeB ? columns.lowerBound &* ldb : columns.lowerBound)
             Self.product(kernel, transposeA: transposeA, transposeB: transposeB, m: m, n: columns.count, k: k,
                          alpha: alpha, a: a, lda: lda, b: bSlice, ldb: ldb,
                          beta: beta, c: c + columns.lowerBound, ldc: ldc, bias: bias.map { $0 + columns.lowerBound })
@@ -86,7 +94,7 @@ final class ParallelGemm: WorkerThreadsJob {
             // Rows i ..< i + height of C and op(A).
             let rows = share(worker, of: m, tile: AVX512Gemm.mr)
             if rows.isEmpty { return }
-            let aSlice = transposeA ? a + rows.lowerBound : a + rows.lowerBound &* lda
+            let aSlice = a.advanced(by: transposeA ? rows.lowerBound : rows.lowerBound &* lda)
             Self.product(kernel, transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k,
                          alpha: alpha, a: aSlice, lda: lda, b: b, ldb: ldb,
                          beta: beta, c: c + rows.lowerBound &* ldc, ldc: ldc, bias: bias)
@@ -96,15 +104,17 @@ final class ParallelGemm: WorkerThreadsJob {
     /// One thread's product on `kernel`.
     @inline(__always)
     private static func product(_ kernel: Kernel, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
-                                alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                                beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?) {
+                                alpha: Float, a: ProductOperand<Float>, lda: Int, b: ProductOperand<Float>,
+                                ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                bias: UnsafePointer<Float>?) {
         switch kernel {
         case .float32:
             AVX512Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                             a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias)
+                             a: a.values(for: "the fp32 GEMM"), lda: lda, b: b.values(for: "the fp32 GEMM"), ldb: ldb,
+                             beta: beta, c: c, ldc: ldc, bias: bias)
         case .bfloat16:
-            flowformer_bf16_gemm(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta,
-                                 c, ldc, bias)
+            BFloat16Gemm.vdpbf16ps(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                   a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias)
         }
     }
 }

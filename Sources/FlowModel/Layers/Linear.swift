@@ -46,6 +46,14 @@ struct Linear: Sendable, Equatable {
     public func forward<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, rows: Int,
                                               parameters: UnsafePointer<Scalar>,
                                               into y: UnsafeMutablePointer<Scalar>) {
+        forward(.values(x), rows: rows, parameters: parameters, into: y)
+    }
+
+    /// `forward` of an input that may be stored as bf16 (a bf16 model's saved activations).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func forward<Scalar: TensorScalar>(_ x: ProductOperand<Scalar>, rows: Int, parameters: UnsafePointer<Scalar>,
+                                       into y: UnsafeMutablePointer<Scalar>) {
         DispatchedKernels.linearForward(x, weight: parameters + weight.offset, bias: bias.map { parameters + $0.offset },
                                         rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, into: y)
     }
@@ -61,12 +69,24 @@ struct Linear: Sendable, Equatable {
                                                gradients: UnsafeMutablePointer<Scalar>,
                                                inputGradient dx: UnsafeMutablePointer<Scalar>?,
                                                accumulateInputGradient: Bool = false) {
+        backward(outputGradient: dy, input: .values(x), rows: rows, parameters: parameters, gradients: gradients,
+                 inputGradient: dx, accumulateInputGradient: accumulateInputGradient)
+    }
+
+    /// `backward` of an input that may be stored as bf16 (a bf16 model's saved activations).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func backward<Scalar: TensorScalar>(outputGradient dy: UnsafePointer<Scalar>, input x: ProductOperand<Scalar>,
+                                        rows: Int, parameters: UnsafePointer<Scalar>,
+                                        gradients: UnsafeMutablePointer<Scalar>,
+                                        inputGradient dx: UnsafeMutablePointer<Scalar>?,
+                                        accumulateInputGradient: Bool = false) {
         if let dx {
             DispatchedKernels.matmul(dy, parameters + weight.offset, into: dx, m: rows, n: inFeatures,
                                      k: outFeatures, beta: accumulateInputGradient ? 1 : 0)
         }
-        DispatchedKernels.matmul(dy, transposeA: true, x, into: gradients + weight.offset,
-                                 m: outFeatures, n: inFeatures, k: rows, beta: 1)
+        DispatchedKernels.linearWeightGradient(outputGradient: dy, input: x, rows: rows, inFeatures: inFeatures,
+                                               outFeatures: outFeatures, into: gradients + weight.offset)
         if let bias {
             DispatchedKernels.sumOverRows(dy, rows: rows, cols: outFeatures, into: gradients + bias.offset,
                                           accumulate: true)

@@ -9,6 +9,10 @@ extension FlowformerModel {
     /// The same layers as `forward` (which instead leaves ∂loss/∂logits in that buffer).
     public func inferenceLogits(_ input: ModelInput<Scalar>, count n: Int) -> UnsafeBufferPointer<Scalar> {
         precondition(n >= 1 && n <= maxBatch, "inferenceLogits: batch of \(n) samples outside 1...\(maxBatch)")
+        return MatmulPrecision.with(precision) { inferenceBody(input, count: n) }
+    }
+
+    private func inferenceBody(_ input: ModelInput<Scalar>, count n: Int) -> UnsafeBufferPointer<Scalar> {
         let p = UnsafePointer(parameters.pointer)
         let context = ForwardContext()
         embeddingForward(input, samples: n, parameters: p)

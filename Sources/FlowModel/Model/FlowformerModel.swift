@@ -25,9 +25,11 @@ public final class FlowformerModel<Scalar: TensorScalar> {
     public let gradients: Tensor<Scalar>
     /// Largest n that `forward` accepts.
     public let maxBatch: Int
-    /// The arithmetic of the Linear products in `forward` and `backward` (`train.precision`;
-    /// Float models only, see `MatmulPrecision`). Parameters and gradients stay Scalar either way.
-    public var precision: MatmulPrecision = .fp32
+    /// The arithmetic of the Linear products in `forward`, `backward` and `inferenceLogits`
+    /// (`train.precision`; Float models only, see `MatmulPrecision`). Parameters and gradients
+    /// stay Scalar either way; a bf16 Float model stores the activations that only feed products
+    /// as bf16 (`SavedProductInput`), so it is fixed at init.
+    public let precision: MatmulPrecision
 
     let tokens: Int      // T: tokens per sample seen by the blocks
     let rowsPerSample: Int  // R: logit rows per sample (T for lm, 1 for the classifiers)
@@ -62,11 +64,22 @@ public final class FlowformerModel<Scalar: TensorScalar> {
     /// - Parameter attentionChunk: chunk length of the causal flow / linear aggregations (lm);
     ///   it changes speed and memory, not results (beyond rounding). The default is the
     ///   attention cores' measured best (`defaultCausalChunk`).
-    public init(config: ModelConfig, maxBatch: Int, attentionChunk: Int = defaultCausalChunk) {
+    /// - Parameter precision: the Linear products' arithmetic (`precision`).
+    public convenience init(config: ModelConfig, maxBatch: Int, attentionChunk: Int = defaultCausalChunk,
+                            precision: MatmulPrecision = .fp32) {
+        self.init(config: config, maxBatch: maxBatch, attentionChunk: attentionChunk, precision: precision,
+                  productInputsInBFloat16: precision == .bf16 && Scalar.self == Float.self)
+    }
+
+    /// - Parameter productInputsInBFloat16: store the activations that only feed products as
+    ///   bf16 (what a bf16 Float model does; false keeps them Scalar: the tests' reference).
+    init(config: ModelConfig, maxBatch: Int, attentionChunk: Int = defaultCausalChunk,
+         precision: MatmulPrecision, productInputsInBFloat16: Bool) {
         precondition(maxBatch > 0, "maxBatch must be positive, got \(maxBatch)")
         precondition(config.dropout >= 0 && config.dropout < 1, "dropout \(config.dropout) is outside [0, 1)")
         self.config = config
         self.maxBatch = maxBatch
+        self.precision = precision
         layout = ParameterLayout(config)
         let table = layout.table
         self.table = table
@@ -80,7 +93,8 @@ public final class FlowformerModel<Scalar: TensorScalar> {
         sequenceLengths = lengths
         blocks = layout.blocks.enumerated().map { index, parameters in
             TransformerBlock(parameters: parameters, index: index, config: config, maxBatch: maxBatch,
-                             attentionChunk: attentionChunk, validLengths: lengths)
+                             attentionChunk: attentionChunk, validLengths: lengths,
+                             bfloat16Inputs: productInputsInBFloat16)
         }
         scratch = TensorCensus.during(.workspaces) { BlockScratch(maxBatch: maxBatch, tokens: t, dModel: d, ff: config.ff) }
         residualStream = (0...config.layers).map { _ in Tensor(maxBatch, t, d) }

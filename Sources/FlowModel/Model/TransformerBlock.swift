@@ -9,11 +9,14 @@ final class BlockScratch<Scalar: TensorScalar> {
     let normGradient: Tensor<Scalar>
     /// Gradient at GELU's output, then (in place) at fc1's output.   [B, T, F]
     let hiddenGradient: Tensor<Scalar>
+    /// One LayerNorm row in Scalar before it is rounded into bf16 storage.   [D]
+    let normRow: Tensor<Scalar>
 
     init(maxBatch: Int, tokens: Int, dModel: Int, ff: Int) {
         branch = Tensor(maxBatch, tokens, dModel)
         normGradient = Tensor(maxBatch, tokens, dModel)
         hiddenGradient = Tensor(maxBatch, tokens, ff)
+        normRow = Tensor(dModel)
     }
 }
 
@@ -25,6 +28,10 @@ final class BlockScratch<Scalar: TensorScalar> {
 /// on [n, T, D] activations (n ≤ maxBatch samples of T tokens). It keeps what its backward needs
 /// (LayerNorm outputs and statistics, m, GELU's output and its slope at fc1's output; the attention module
 /// keeps its own) and recomputes dropout masks from their keys instead of storing them.
+///
+/// The three saved activations that only feed Linear products (LN1(x), LN2(m), GELU's output)
+/// are `SavedProductInput`s: in a bf16 Float model they are written as bf16 (half the bytes),
+/// and the products read them as they would have rounded them.
 ///
 /// The attention core is built for `maxBatch` sequences and always runs on all of them: for a
 /// call with n < maxBatch, rows past n of its input are zeroed in forward and of its output
@@ -40,18 +47,19 @@ final class TransformerBlock<Scalar: TensorScalar> {
     let maxBatch: Int, tokens: Int, dModel: Int, ff: Int
 
     // Saved activations for backward.
-    let norm1Output: Tensor<Scalar>   // LN1(x)                [B, T, D]
+    let norm1Output: SavedProductInput<Scalar>   // LN1(x)     [B, T, D]
     let norm1Mean: Tensor<Scalar>     //                       [B, T]
     let norm1Rstd: Tensor<Scalar>     //                       [B, T]
     let middle: Tensor<Scalar>        // m                     [B, T, D]
-    let norm2Output: Tensor<Scalar>   // LN2(m)                [B, T, D]
+    let norm2Output: SavedProductInput<Scalar>   // LN2(m)     [B, T, D]
     let norm2Mean: Tensor<Scalar>     //                       [B, T]
     let norm2Rstd: Tensor<Scalar>     //                       [B, T]
     let hidden: Tensor<Scalar>        // GELU'(fc1(LN2(m))) after forward   [B, T, F]
-    let activated: Tensor<Scalar>     // GELU(fc1(LN2(m)))     [B, T, F]
+    let activated: SavedProductInput<Scalar>     // GELU(fc1(LN2(m)))   [B, T, F]
 
+    /// - Parameter bfloat16Inputs: store the three product inputs as bf16 (a bf16 Float model).
     init(parameters: BlockParameters, index: Int, config: ModelConfig, maxBatch: Int, attentionChunk: Int,
-         validLengths: SequenceLengths? = nil) {
+         validLengths: SequenceLengths? = nil, bfloat16Inputs: Bool = false) {
         let t = config.tokensPerSample, d = config.dModel, f = config.ff
         self.parameters = parameters
         self.maxBatch = maxBatch
@@ -66,15 +74,15 @@ final class TransformerBlock<Scalar: TensorScalar> {
                                     causalChunk: attentionChunk, validLengths: validLengths))
         attentionDropout = SampleDropout(layer: index, site: 0, probability: config.dropout)
         feedForwardDropout = SampleDropout(layer: index, site: 1, probability: config.dropout)
-        norm1Output = Tensor(maxBatch, t, d)
+        norm1Output = SavedProductInput(maxBatch, t, d, bfloat16: bfloat16Inputs)
         norm1Mean = Tensor(maxBatch, t)
         norm1Rstd = Tensor(maxBatch, t)
         middle = Tensor(maxBatch, t, d)
-        norm2Output = Tensor(maxBatch, t, d)
+        norm2Output = SavedProductInput(maxBatch, t, d, bfloat16: bfloat16Inputs)
         norm2Mean = Tensor(maxBatch, t)
         norm2Rstd = Tensor(maxBatch, t)
         hidden = Tensor(maxBatch, t, f)
-        activated = Tensor(maxBatch, t, f)
+        activated = SavedProductInput(maxBatch, t, f, bfloat16: bfloat16Inputs)
     }
 
     /// y [n, T, D] from x [n, T, D]. x must stay unchanged until `backward`.
@@ -85,23 +93,26 @@ final class TransformerBlock<Scalar: TensorScalar> {
         let branch = scratch.branch.pointer
 
         // m = x + Dropout₀(Attention(LN1(x)))
-        DispatchedKernels.layerNorm(x, weight: p + w.norm1Weight.offset, bias: p + w.norm1Bias.offset, into: norm1Output.pointer,
-                  mean: norm1Mean.pointer, rstd: norm1Rstd.pointer, rows: rows, cols: dModel,
-                  epsilon: Self.layerNormEpsilon)
-        if n < maxBatch { fill(norm1Output.pointer + count, with: 0, count: (maxBatch &- n) &* perSample) }
-        attention.forward(input: norm1Output.pointer, parameters: p, output: branch)
+        layerNorm(x, weight: p + w.norm1Weight.offset, bias: p + w.norm1Bias.offset, into: norm1Output,
+                  mean: norm1Mean.pointer, rstd: norm1Rstd.pointer, rows: rows, scratch: scratch)
+        if n < maxBatch { norm1Output.zero(from: count) }
+        attention.forward(input: norm1Output.operand, parameters: p, output: branch)
         attentionDropout.apply(branch, samples: n, elementsPerSample: perSample, context: context)
         DispatchedKernels.add(x, branch, into: middle.pointer, count: count)
 
         // y = m + Dropout₁(fc2(GELU(fc1(LN2(m)))))
-        DispatchedKernels.layerNorm(middle.pointer, weight: p + w.norm2Weight.offset, bias: p + w.norm2Bias.offset,
-                  into: norm2Output.pointer, mean: norm2Mean.pointer, rstd: norm2Rstd.pointer,
-                  rows: rows, cols: dModel, epsilon: Self.layerNormEpsilon)
-        w.fc1.forward(norm2Output.pointer, rows: rows, parameters: p, into: hidden.pointer)
+        layerNorm(middle.pointer, weight: p + w.norm2Weight.offset, bias: p + w.norm2Bias.offset, into: norm2Output,
+                  mean: norm2Mean.pointer, rstd: norm2Rstd.pointer, rows: rows, scratch: scratch)
+        w.fc1.forward(norm2Output.operand, rows: rows, parameters: p, into: hidden.pointer)
         // GELU and its slope in one pass; the slope overwrites fc1's output, which backward
         // needs only through it.
-        DispatchedKernels.gelu(hidden.pointer, into: activated.pointer, derivative: hidden.pointer, count: rows &* ff)
-        w.fc2.forward(activated.pointer, rows: rows, parameters: p, into: branch)
+        if let bits = activated.bits {
+            DispatchedKernels.gelu(hidden.pointer.asFloat, intoBFloat16: bits, derivative: hidden.pointer.asFloat,
+                                   count: rows &* ff)
+        } else if let values = activated.values {
+            DispatchedKernels.gelu(hidden.pointer, into: values.pointer, derivative: hidden.pointer, count: rows &* ff)
+        }
+        w.fc2.forward(activated.operand, rows: rows, parameters: p, into: branch)
         feedForwardDropout.apply(branch, samples: n, elementsPerSample: perSample, context: context)
         DispatchedKernels.add(middle.pointer, branch, into: y, count: count)
     }
@@ -130,11 +141,11 @@ final class TransformerBlock<Scalar: TensorScalar> {
             feedForwardDropout.apply(branch, samples: n, elementsPerSample: perSample, context: context)
             branchGradient = UnsafePointer(branch)
         }
-        w.fc2.backward(outputGradient: branchGradient, input: activated.pointer, rows: rows, parameters: p,
+        w.fc2.backward(outputGradient: branchGradient, input: activated.operand, rows: rows, parameters: p,
                        gradients: g, inputGradient: hiddenGradient)
         onGradientsReady?(ready.fc2)
         DispatchedKernels.multiply(hiddenGradient, hidden.pointer, into: hiddenGradient, count: rows &* ff)   // · GELU'(fc1 output)
-        w.fc1.backward(outputGradient: hiddenGradient, input: norm2Output.pointer, rows: rows, parameters: p,
+        w.fc1.backward(outputGradient: hiddenGradient, input: norm2Output.operand, rows: rows, parameters: p,
                        gradients: g, inputGradient: normGradient)
         onGradientsReady?(ready.fc1)
         DispatchedKernels.layerNormBackward(outputGradient: normGradient, input: middle.pointer, weight: p + w.norm2Weight.offset,
@@ -153,7 +164,7 @@ final class TransformerBlock<Scalar: TensorScalar> {
             if n < maxBatch { fill(branch + count, with: 0, count: (maxBatch &- n) &* perSample) }
             branchGradient = UnsafePointer(branch)
         }
-        attention.backward(outputGradient: branchGradient, input: norm1Output.pointer, parameters: p,
+        attention.backward(outputGradient: branchGradient, input: norm1Output.operand, parameters: p,
                            gradients: g, inputGradient: normGradient)
         onGradientsReady?(ready.attention)
         DispatchedKernels.layerNormBackward(outputGradient: normGradient, input: x, weight: p + w.norm1Weight.offset,
@@ -162,5 +173,21 @@ final class TransformerBlock<Scalar: TensorScalar> {
                           rows: rows, cols: dModel)
         onGradientsReady?(ready.norm1)
         DispatchedKernels.add(dR, normGradient, into: dR, count: count)
+    }
+
+    /// LayerNorm of `rows` rows of width D into `output`'s storage (Scalar, or bf16 through
+    /// `scratch.normRow`), with mean and rstd for backward.
+    private func layerNorm(_ x: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>,
+                           into output: SavedProductInput<Scalar>, mean: UnsafeMutablePointer<Scalar>,
+                           rstd: UnsafeMutablePointer<Scalar>, rows: Int, scratch: BlockScratch<Scalar>) {
+        if let bits = output.bits {
+            DispatchedKernels.layerNorm(x.asFloat, weight: weight.asFloat, bias: bias.asFloat, intoBFloat16: bits,
+                                        rowScratch: scratch.normRow.pointer.asFloat, mean: mean.asFloat,
+                                        rstd: rstd.asFloat, rows: rows, cols: dModel,
+                                        epsilon: Float(Self.layerNormEpsilon))
+        } else if let values = output.values {
+            DispatchedKernels.layerNorm(x, weight: weight, bias: bias, into: values.pointer, mean: mean, rstd: rstd,
+                                        rows: rows, cols: dModel, epsilon: Self.layerNormEpsilon)
+        }
     }
 }

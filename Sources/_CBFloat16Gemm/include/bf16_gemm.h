@@ -23,6 +23,19 @@ void flowformer_bf16_gemm(int trans_a, int trans_b, long m, long n, long k, floa
                           const float *a, long lda, const float *b, long ldb, float beta,
                           float *c, long ldc, const float *bias);
 
+/// How an operand's elements are stored.
+#define FLOWFORMER_BF16_OPERAND_F32 0    /* float, rounded to bf16 as it is packed */
+#define FLOWFORMER_BF16_OPERAND_BF16 1   /* uint16_t bf16 bit patterns, taken as they are */
+
+/// `flowformer_bf16_gemm` with each operand's storage given: `a_type` and `b_type` are
+/// FLOWFORMER_BF16_OPERAND_F32 (a and b point at floats, as above) or FLOWFORMER_BF16_OPERAND_BF16
+/// (they point at uint16_t bf16 bit patterns; leading dimensions count elements either way). A
+/// product of bf16-stored operands equals the fp32-stored one of the same values rounded: the
+/// GEMM sees the same bf16 numbers, read from half the bytes.
+void flowformer_bf16_gemm_typed(int trans_a, int a_type, int trans_b, int b_type, long m, long n, long k,
+                                float alpha, const void *a, long lda, const void *b, long ldb, float beta,
+                                float *c, long ldc, const float *bias);
+
 #ifdef __cplusplus
 }
 #endif
