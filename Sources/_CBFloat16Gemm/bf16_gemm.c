@@ -304,10 +304,59 @@ static void scale_c(float *c, long m, long n, long ldc, float beta, const float 
     }
 }
 
+// ---- prefetching the next block's operands ----
+//
+// Packing reads an operand block from memory in a burst (the model's activations are larger than
+// L2), while the micro-kernels that follow read only packed data. So while one block is
+// multiplied, the source lines of the block packed next are prefetched, a few per micro-kernel
+// call: the packing then reads from cache.
+
+/// Rows of an operand block in memory: `rows` rows of `row_bytes` bytes, `stride` bytes apart.
+typedef struct {
+    const char *base;
+    long stride, rows, row_bytes;
+} region;
+
+/// Up to two regions, walked a cache line at a time.
+typedef struct {
+    region parts[2];
+    int count, part;
+    long row, offset;
+    long lines_per_call;
+} prefetcher;
+
+static long region_lines(region r) { return r.rows * ((r.row_bytes + 63) / 64 + 1); }
+
+static void prefetcher_start(prefetcher *p, long calls) {
+    long lines = 0;
+    for (int i = 0; i < p->count; i++) lines += region_lines(p->parts[i]);
+    p->part = 0;
+    p->row = 0;
+    p->offset = 0;
+    p->lines_per_call = calls > 0 ? (lines + calls - 1) / calls : 0;
+}
+
+static inline void prefetch_some(prefetcher *p) {
+    for (long n = 0; n < p->lines_per_call && p->part < p->count; n++) {
+        region r = p->parts[p->part];
+        _mm_prefetch(r.base + p->row * r.stride + p->offset, _MM_HINT_T1);
+        p->offset += 64;
+        if (p->offset >= r.row_bytes + 64) {   // + 64: a row's last line when it starts mid-line
+            p->offset = 0;
+            if (++p->row == r.rows) {
+                p->row = 0;
+                p->part++;
+            }
+        }
+    }
+}
+
 /// C block [rows, columns] (+)= packed A block · packed B block.
 static void multiply_block(long rows, long columns, long depth, const uint32_t *packed_a, const uint32_t *packed_b,
-                           float *c, long ldc, int overwrite, const float *bias, float alpha, float *scratch) {
+                           float *c, long ldc, int overwrite, const float *bias, float alpha, float *scratch,
+                           prefetcher *next) {
     long pairs = (depth + 1) / 2;
+    prefetcher_start(next, ((rows + MR - 1) / MR) * ((columns + NR - 1) / NR));
     for (long j = 0; j < columns; j += NR) {
         long width = min_long(NR, columns - j);
         const uint32_t *panel_b = packed_b + j / NR * pairs * NR;
@@ -315,6 +364,7 @@ static void multiply_block(long rows, long columns, long depth, const uint32_t *
             long height = min_long(MR, rows - i);
             const uint32_t *panel_a = packed_a + i / MR * pairs * MR;
             float *tile = c + i * ldc + j;
+            prefetch_some(next);
             if (width == NR && height == MR) {
                 micro_kernel(pairs, panel_a, panel_b, tile, ldc, overwrite, bias ? bias + j : NULL, alpha);
                 continue;
@@ -361,12 +411,27 @@ void flowformer_bf16_gemm_typed(int trans_a, int a_type, int trans_b, int b_type
             int overwrite = pc == 0 && beta == 0.0f;
             for (long ic = 0; ic < m; ic += MC) {
                 long rows = min_long(MC, m - ic);
+                // What is packed next: the A block below this one, or the next k block's B and first A block.
+                prefetcher next = {.count = 0};
+                long next_ic = ic + MC < m ? ic + MC : 0, next_pc = ic + MC < m ? pc : pc + KC;
+                if (next_pc < k) {
+                    long next_depth = min_long(KC, k - next_pc), next_rows = min_long(MC, m - next_ic);
+                    long a_size = a_elements.bf16 ? 2 : 4, b_size = b_elements.bf16 ? 2 : 4;
+                    if (next_pc != pc) {
+                        next.parts[next.count++] = trans_b
+                            ? (region){element(b_elements, jc * ldb + next_pc), ldb * b_size, columns, next_depth * b_size}
+                            : (region){element(b_elements, next_pc * ldb + jc), ldb * b_size, next_depth, columns * b_size};
+                    }
+                    next.parts[next.count++] = trans_a
+                        ? (region){element(a_elements, next_pc * lda + next_ic), lda * a_size, next_depth, next_rows * a_size}
+                        : (region){element(a_elements, next_ic * lda + next_pc), lda * a_size, next_rows, next_depth * a_size};
+                }
                 if (trans_a) pack_a_columns((operand){element(a_elements, pc * lda + ic), a_elements.bf16}, lda, rows,
                                             depth, packed_a);
                 else pack_a_rows((operand){element(a_elements, ic * lda + pc), a_elements.bf16}, lda, rows, depth,
                                  packed_a);
                 multiply_block(rows, columns, depth, packed_a, packed_b, c + ic * ldc + jc, ldc, overwrite,
-                               overwrite && bias ? bias + jc : NULL, alpha, scratch);
+                               overwrite && bias ? bias + jc : NULL, alpha, scratch, &next);
             }
         }
     }
