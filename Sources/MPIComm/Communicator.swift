@@ -40,6 +40,23 @@ public struct Communicator: @unchecked Sendable {
         return Communicator(handle: handle, rank: Int(rank), size: Int(size))
     }
 
+    /// A new communicator over the same ranks (`MPI_Comm_dup`; collective: every rank calls it at
+    /// the same point). Collectives on it are ordered independently of this one's. Release it with
+    /// `free()`.
+    public func duplicate() throws -> Communicator {
+        var copy: MPI_Comm? = nil
+        try checkMPI(MPI_Comm_dup(handle, &copy), "MPI_Comm_dup", rank: rank)
+        return Communicator(handle: copy, rank: rank, size: size)
+    }
+
+    /// Releases a communicator made by `duplicate()` (`MPI_Comm_free`); does nothing once MPI is
+    /// finalized (the communicator went with it).
+    public func free() {
+        guard MPIRuntime.isActive, handle != ff_mpi_comm_world() else { return }
+        var released = handle
+        _ = MPI_Comm_free(&released)
+    }
+
     /// Whether this process is rank 0, the one that logs and writes files.
     public var isRoot: Bool { rank == 0 }
 

@@ -21,7 +21,8 @@
 /// for any number of ranks — see Training's `FixedPointGradients`). Buckets hold `bucketBytes` either way.
 ///
 /// With `bfloat16OnTheWire` the gradients travel as bfloat16 and are summed in fp32
-/// (`BFloat16GradientExchange`), all at once in `finish()`.
+/// (`BFloat16GradientExchange`): per bucket as above with overlap, all at once in `finish()`
+/// without. Either way gives the same bits (each element's sum involves only that element).
 ///
 /// With a `BucketReduction` (ZeRO stage 1: `Training.ShardedGradient`) each bucket is
 /// reduce-scattered instead, in place:
@@ -61,8 +62,8 @@ public final class GradientReducer {
     /// behind backward).
     public private(set) var waitSeconds = 0.0
 
-    /// `bfloat16OnTheWire` (more than one rank, Float buffer only): the whole buffer is exchanged
-    /// in `finish()` as bf16 with fp32 sums (no overlap with backward).
+    /// `bfloat16OnTheWire` (more than one rank, Float buffer only): the buckets are exchanged as
+    /// bf16 with fp32 sums.
     private let bfloat16Exchange: BFloat16GradientExchange?
 
     public convenience init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
@@ -85,12 +86,16 @@ public final class GradientReducer {
         }
         precondition(!(bfloat16OnTheWire && sharded != nil), "the sharded reduction sums fp32 gradients")
         precondition(bucketBytes > 0, "bucket size must be positive")
+        let bucketElements = max(1, bucketBytes / buffer.elementBytes)
+        // A bucket closes once it holds bucketElements, so a step has at most count / bucketElements
+        // full buckets and one partial one.
         bfloat16Exchange = bfloat16OnTheWire && communicator.size > 1
-            ? BFloat16GradientExchange(communicator: communicator, count: count) : nil
+            ? BFloat16GradientExchange(communicator: communicator, count: count,
+                                           maxBuckets: overlap ? count / bucketElements + 1 : 1) : nil
         self.communicator = communicator
         self.buffer = buffer
         self.count = count
-        self.bucketElements = max(1, bucketBytes / buffer.elementBytes)
+        self.bucketElements = bucketElements
         self.overlap = overlap
         self.timeoutSeconds = timeoutSeconds
         self.sharded = sharded
@@ -115,17 +120,19 @@ public final class GradientReducer {
         covered = 0
         inFlight.removeAll(keepingCapacity: true)
         sharded?.beginStep()
+        bfloat16Exchange?.begin()
     }
 
     /// Backward's announcement: gradients[range] are final.
     public func gradientsReady(_ range: Range<Int>) throws {
-        guard overlap, communicator.size > 1, bfloat16Exchange == nil else { covered += range.count; return }
+        guard overlap, communicator.size > 1 else { covered += range.count; return }
         precondition(range.upperBound == bucketStart,
                      "gradient ranges must arrive in reverse layer order: got \(range), expected one ending at \(bucketStart)")
         bucketStart = range.lowerBound
         covered += range.count
         if bucketEnd - bucketStart >= bucketElements { try startBucket() }
         for request in inFlight where !request.isComplete { _ = try request.test() }
+        try bfloat16Exchange?.progress()
     }
 
     /// Starts whatever remains and waits for every reduction: afterwards every rank holds the
@@ -135,7 +142,14 @@ public final class GradientReducer {
         guard communicator.size > 1 else { return }
         let started = ContinuousClock.now
         if let bfloat16Exchange, case .float(let gradients) = buffer {
-            try bfloat16Exchange.allReduce(gradients, timeoutSeconds: timeoutSeconds)
+            if overlap {
+                precondition(covered == count && bucketStart == 0,
+                             "backward announced \(covered) of \(count) gradient entries")
+                try startBucket()
+                try bfloat16Exchange.finish(gradients, timeoutSeconds: timeoutSeconds)
+            } else {
+                try bfloat16Exchange.allReduce(gradients, timeoutSeconds: timeoutSeconds)
+            }
         } else if overlap {
             precondition(covered == count && bucketStart == 0,
                          "backward announced \(covered) of \(count) gradient entries")
@@ -154,7 +168,9 @@ public final class GradientReducer {
 
     private func startBucket() throws {
         guard bucketEnd > bucketStart else { return }
-        if let sharded {
+        if let bfloat16Exchange, case .float(let gradients) = buffer {
+            try bfloat16Exchange.start(bucketStart ..< bucketEnd, of: gradients)
+        } else if let sharded {
             inFlight.append(try sharded.startReduceScatter(bucketStart ..< bucketEnd, communicator: communicator))
         } else {
             inFlight.append(try startReduction(bucketStart ..< bucketEnd))

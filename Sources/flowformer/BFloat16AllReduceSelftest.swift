@@ -2,7 +2,8 @@ import MPIComm
 import TensorKernels
 
 /// The `train.allreduce_dtype: bf16` check of `flowformer selftest`: a gradient buffer reduced by
-/// `GradientReducer(bfloat16OnTheWire: true)` equals, bitwise on every rank, the bf16 rounding of
+/// `GradientReducer(bfloat16OnTheWire: true)`, bucket by bucket during the announcements and all at
+/// once, equals, bitwise on every rank, the bf16 rounding of
 /// the fp32 sum (rank 0 first) of every rank's bf16-rounded values — computed here from the closed
 /// form of each rank's values.
 ///
@@ -31,17 +32,34 @@ enum BFloat16AllReduceSelftest {
             }
             expected[i] = world.size == 1 ? gradients[i] : BFloat16.rounded(sum)   // one rank: nothing travels
         }
-        try gradients.withUnsafeMutableBufferPointer { buffer in
-            let reducer = GradientReducer(communicator: world, gradients: buffer.baseAddress!, count: length,
-                                          bucketBytes: 256, overlap: true, timeoutSeconds: watchdogSeconds,
-                                          bfloat16OnTheWire: true)
-            reducer.begin()
-            try reducer.gradientsReady(0 ..< length)
-            try reducer.finish()
+        var problems: [String] = []
+        // Overlapped: ranges of 37 announced downward, buckets of 64 elements (odd lengths, padded
+        // shards, many buckets in flight), two steps; then the whole buffer at once.
+        for overlap in [true, false] {
+            var reduced = gradients
+            try reduced.withUnsafeMutableBufferPointer { buffer in
+                let reducer = GradientReducer(communicator: world, gradients: buffer.baseAddress!, count: length,
+                                              bucketBytes: 256, overlap: overlap, timeoutSeconds: watchdogSeconds,
+                                              bfloat16OnTheWire: true)
+                for step in 0..<2 {
+                    if step == 1 { buffer.baseAddress!.update(from: gradients, count: length) }
+                    reducer.begin()
+                    var end = length
+                    while end > 0 {
+                        let start = max(0, end - 37)
+                        try reducer.gradientsReady(start ..< end)
+                        end = start
+                    }
+                    try reducer.finish()
+                }
+            }
+            let wrong = (0..<length).filter { reduced[$0].bitPattern != expected[$0].bitPattern }
+            if let first = wrong.first {
+                problems.append("bf16 gradient all-reduce (overlap \(overlap)): \(wrong.count) of \(length) sums "
+                                + "differ from the bf16-rounded fp32 sum of the bf16-rounded values (index \(first): "
+                                + "\(reduced[first]), expected \(expected[first]))")
+            }
         }
-        let wrong = (0..<length).filter { gradients[$0].bitPattern != expected[$0].bitPattern }
-        guard let first = wrong.first else { return [] }
-        return ["bf16 gradient all-reduce: \(wrong.count) of \(length) sums differ from the bf16-rounded fp32 sum "
-                + "of the bf16-rounded values (index \(first): \(gradients[first]), expected \(expected[first]))"]
+        return problems
     }
 }

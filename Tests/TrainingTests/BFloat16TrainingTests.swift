@@ -77,5 +77,23 @@ extension EndToEnd {
             #expect(difference < 1e-2, "np=\(ranks): bf16 all-reduce losses differ from fp32 by \(difference)")
             #expect(difference > 0, "bf16 all-reduce gave exactly the fp32 losses: were the gradients rounded?")
         }
+
+        /// bf16 on the wire bucket by bucket during backward (1 KiB buckets: many in flight, each
+        /// reduce-scatter's all-gather started as it arrives) gives bitwise the parameters of the
+        /// whole buffer exchanged after backward, on 3 ranks (padded shards).
+        @Test func bf16AllReduceOverlappedEqualsOneShot() throws {
+            var finals: [[String: [UInt32]]] = []
+            for overlap in [true, false] {
+                let run = try RunSetup("lm")
+                let result = try run.train(ranks: 3, ["--set", "train.allreduce_dtype=bf16",
+                                                      "--set", "train.overlap_comm=\(overlap)",
+                                                      "--set", "train.bucket_mb=0.001"])
+                #expect(result.status == 0, "\(result)")
+                let final = try #require(try run.checkpoints()[10])
+                finals.append(try checkpointContents(final))
+            }
+            #expect(finals[0].count > 10)
+            #expect(finals[0] == finals[1], "overlapped and one-shot bf16 exchanges gave different parameters")
+        }
     }
 }

@@ -5,7 +5,7 @@
 #
 # On a 2-node virtual cluster (netns-cluster.sh, made here and removed at the end), at link caps of
 # 1 and 10 Gbit/s: `bench allreduce` (1 KiB … 256 MiB), and `bench model` for the LM and image
-# configs with overlap on and off (and the LM with bf16 gradients on the wire at 1 Gbit/s); plus both
+# configs with overlap on and off (and the LM with bf16 gradients on the wire at 1 Gbit/s, both ways); plus both
 # configs on 1 rank of one node; and the all-reduce on 4 nodes at 1 Gbit/s. Needs root and the release build. Run it on a quiet machine: the
 # virtual links are copied by the same cores that run the ranks. About 6 minutes on 2 cores.
 set -euo pipefail
@@ -49,8 +49,10 @@ for rate in 1 10; do
 done
 "$cluster" rate 1 1gbit
 "$cluster" rate 2 1gbit
-"$cluster" mpirun -np 2 --map-by node "$bin" bench model --config lm --overlap --allreduce-dtype bf16 \
-    "${model_flags[@]}" --json "$out/model-lm-2x1-1gbit-overlap-bf16wire.json" >/dev/null
+for overlap in overlap no-overlap; do
+  "$cluster" mpirun -np 2 --map-by node "$bin" bench model --config lm --"$overlap" --allreduce-dtype bf16 \
+      "${model_flags[@]}" --json "$out/model-lm-2x1-1gbit-$overlap-bf16wire.json" >/dev/null
+done
 # The ring on 4 nodes at 1 Gbit/s (all-reduce only: 4 ranks on a 2-core machine share cores, so
 # steps would measure the sharing; spinning ranks yield while they wait).
 "$cluster" down
