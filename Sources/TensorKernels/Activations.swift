@@ -131,23 +131,7 @@ public func gelu<Scalar: TensorScalar>(
     _ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>,
     derivative: UnsafeMutablePointer<Scalar>, count: Int
 ) {
-    let value = GELUFunction<Scalar>(), slope = GELUDerivativeFunction<Scalar>()
-    var i = 0
-    if UnsafePointer(derivative) == x {
-        while i < count {
-            let v = derivative[i]
-            y[i] = value(v)
-            derivative[i] = slope(v)
-            i &+= 1
-        }
-    } else {
-        while i < count {
-            let v = x[i]
-            y[i] = value(v)
-            derivative[i] = slope(v)
-            i &+= 1
-        }
-    }
+    geluWithSlope(x, into: ScalarOutput(values: y), derivative: derivative, count: count)
 }
 
 /// `gelu(_:into:derivative:count:)` whose output is stored as bf16 bit patterns (nearest even),
@@ -158,19 +142,54 @@ public func gelu(
     _ x: UnsafePointer<Float>, intoBFloat16 y: UnsafeMutablePointer<UInt16>,
     derivative: UnsafeMutablePointer<Float>, count: Int
 ) {
-    let value = GELUFunction<Float>(), slope = GELUDerivativeFunction<Float>()
+    geluWithSlope(x, into: BFloat16Output(bits: y), derivative: derivative, count: count)
+}
+
+/// Where an elementwise kernel's values go: Scalars, or bf16 bit patterns.
+@usableFromInline
+protocol ElementOutput {
+    associatedtype Scalar: TensorScalar
+    func store(_ value: Scalar, at i: Int)
+}
+
+/// Values stored as they are.
+@usableFromInline
+struct ScalarOutput<Scalar: TensorScalar>: ElementOutput {
+    @usableFromInline let values: UnsafeMutablePointer<Scalar>
+    @inlinable @inline(__always) init(values: UnsafeMutablePointer<Scalar>) { self.values = values }
+    @inlinable @inline(__always) func store(_ value: Scalar, at i: Int) { values[i] = value }
+}
+
+/// Floats stored as bf16 bit patterns (nearest even).
+@usableFromInline
+struct BFloat16Output: ElementOutput {
+    @usableFromInline let bits: UnsafeMutablePointer<UInt16>
+    @inlinable @inline(__always) init(bits: UnsafeMutablePointer<UInt16>) { self.bits = bits }
+    @inlinable @inline(__always) func store(_ value: Float, at i: Int) {
+        bits[i] = BFloat16.bitsBranchFree(roundingToNearestEven: value)
+    }
+}
+
+/// GELU into `output` and its slope into `derivative` (which may be x), one loop per aliasing
+/// case so that both vectorise (see ElementwiseLoops.swift).
+@inlinable @inline(__always)
+func geluWithSlope<Output: ElementOutput>(
+    _ x: UnsafePointer<Output.Scalar>, into output: Output, derivative: UnsafeMutablePointer<Output.Scalar>,
+    count: Int
+) {
+    let value = GELUFunction<Output.Scalar>(), slope = GELUDerivativeFunction<Output.Scalar>()
     var i = 0
     if UnsafePointer(derivative) == x {
         while i < count {
             let v = derivative[i]
-            y[i] = BFloat16.bitsBranchFree(roundingToNearestEven: value(v))
+            output.store(value(v), at: i)
             derivative[i] = slope(v)
             i &+= 1
         }
     } else {
         while i < count {
             let v = x[i]
-            y[i] = BFloat16.bitsBranchFree(roundingToNearestEven: value(v))
+            output.store(value(v), at: i)
             derivative[i] = slope(v)
             i &+= 1
         }

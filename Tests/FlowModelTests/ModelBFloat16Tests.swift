@@ -14,13 +14,19 @@ struct ModelBFloat16Tests {
     static let combinations: [(ModelKind, AttentionKind)] =
         ModelKind.allCases.flatMap { kind in AttentionKind.allCases.map { (kind, $0) } }
 
-    @Test(arguments: combinations)
-    func bf16FollowsFp32(kind: ModelKind, attention: AttentionKind) {
+    /// A tiny model of `kind` × `attention`, wide enough (d_model 32, 4 heads) for bf16 to matter.
+    static func config(_ kind: ModelKind, _ attention: AttentionKind) -> ModelConfig {
         var config = tinyConfig(kind, attention)
         config.dModel = 32
         config.heads = 4
         config.ff = 64
         if kind != .image { config.seqLen = 16 }
+        return config
+    }
+
+    @Test(arguments: combinations)
+    func bf16FollowsFp32(kind: ModelKind, attention: AttentionKind) {
+        let config = Self.config(kind, attention)
         let batch = TestBatch(config: config, samples: 3, seed: 71)
 
         func run(_ precision: MatmulPrecision) -> (loss: Double, output: [Float], gradients: [Float]) {
@@ -74,11 +80,7 @@ struct ModelBFloat16Tests {
     /// partial batch (rows past n zeroed in bf16 storage too).
     @Test(arguments: combinations)
     func bf16StorageChangesNoBit(kind: ModelKind, attention: AttentionKind) {
-        var config = tinyConfig(kind, attention)
-        config.dModel = 32
-        config.heads = 4
-        config.ff = 64
-        if kind != .image { config.seqLen = 16 }
+        let config = Self.config(kind, attention)
         let batch = TestBatch(config: config, samples: 2, seed: 81)
 
         func run(storesBFloat16: Bool) -> (loss: Double, logits: [UInt32], gradients: [UInt32], bf16Blocks: Int) {
