@@ -41,6 +41,8 @@ cleanup() {
   rm -rf "$scratch"
 }
 trap cleanup EXIT
+# A command that fails outside a `|| fail` ends the script (set -e); say which one.
+trap 'echo "multinode-test: FAIL: line $LINENO: \"$BASH_COMMAND\" exited with status $?" >&2' ERR
 started=$(date +%s)
 note() { echo "multinode-test: $* ($(( $(date +%s) - started )) s)"; }
 fail() { echo "multinode-test: FAIL: $*" >&2; exit 1; }
@@ -117,7 +119,9 @@ fi
 if [ -z "$only" ] || [ "$only" = slurm ]; then
   jobs/cluster/netns-slurm.sh start >/dev/null
   slurm() { jobs/cluster/netns-slurm.sh run "$@"; }
-  job_state() { slurm scontrol show job "$1" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
+  # Empty while the controller does not answer (it can time out while a node is unreachable);
+  # the callers poll again.
+  job_state() { { slurm scontrol show job "$1" 2>/dev/null || true; } | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
   yaml=$(config slurm)
   sed -i 's/steps: 30/steps: 60/' "$yaml"
   mpirun -np 2 "$bin" train --config "$yaml" --set checkpoint.dir="$scratch/slurm-reference" >/dev/null \
@@ -180,7 +184,8 @@ if [ -z "$only" ] || [ "$only" = slurm ]; then
   state=
   for _ in $(seq 900); do
     state=$(job_state "$job")
-    [ "$state" = PENDING ] && slurm scontrol update JobId="$job" StartTime=now 2>/dev/null
+    # (the job may leave PENDING before the update reaches it)
+    [ "$state" = PENDING ] && { slurm scontrol update JobId="$job" StartTime=now 2>/dev/null || true; }
     case "$state" in COMPLETED|FAILED|CANCELLED|TIMEOUT) break ;; esac
     sleep 0.2
   done

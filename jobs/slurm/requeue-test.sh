@@ -14,6 +14,10 @@ scratch=$(mktemp -d /tmp/flowformer-slurm-test.XXXXXX)
 chmod 755 "$scratch"
 cluster=$scratch/cluster
 fail() { echo "requeue-test: FAIL: $*" >&2; [ -f "$scratch/job.log" ] && sed 's/^/  job log: /' "$scratch/job.log" >&2; exit 1; }
+# A command that fails outside a `|| fail` ends the script (set -e); say which one.
+trap 'echo "requeue-test: FAIL: line $LINENO: \"$BASH_COMMAND\" exited with status $?" >&2' ERR
+# A job's state; empty while the controller does not answer (callers poll again).
+job_state() { { scontrol show job "$1" 2>/dev/null || true; } | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
 cleanup() { jobs/slurm/local-cluster.sh stop "$cluster" >/dev/null 2>&1 || true; rm -rf "$scratch"; }
 trap cleanup EXIT
 
@@ -56,7 +60,7 @@ grep -q "requeueing" "$scratch/job.log" || fail "the job did not requeue itself 
 stopped=$(ls "$scratch/preempted" | grep -c '^checkpoint-') || true
 [ "$stopped" -ge 1 ] || fail "no checkpoint written on the signal"
 for _ in $(seq 100); do
-  state=$(scontrol show job "$job" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+  state=$(job_state "$job")
   [ "$state" = PENDING ] && break
   sleep 0.1
 done
@@ -71,7 +75,7 @@ scontrol update JobId="$job" StartTime=now
 
 # Let the requeued job finish.
 for _ in $(seq 1800); do
-  state=$(scontrol show job "$job" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+  state=$(job_state "$job")
   case "$state" in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL) break ;; esac
   sleep 0.1
 done
@@ -95,7 +99,7 @@ silent=$(sbatch --parsable --ntasks=2 --output="$scratch/silent.log" --chdir="$r
          --export=ALL,FLOWFORMER_BIN=/bin/true,FLOWFORMER_LAUNCH_ATTEMPTS=2 \
          jobs/slurm/train.sbatch "$scratch/run.yaml") || fail "sbatch (silent launcher) failed"
 for _ in $(seq 300); do
-  state=$(scontrol show job "$silent" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+  state=$(job_state "$silent")
   case "$state" in COMPLETED|FAILED|CANCELLED) break ;; esac
   sleep 0.1
 done
