@@ -166,7 +166,7 @@ struct BFloat16Output: ElementOutput {
     @usableFromInline let bits: UnsafeMutablePointer<UInt16>
     @inlinable @inline(__always) init(bits: UnsafeMutablePointer<UInt16>) { self.bits = bits }
     @inlinable @inline(__always) func store(_ value: Float, at i: Int) {
-        bits[i] = BFloat16.bitsBranchFree(roundingToNearestEven: value)
+        bits[i] = BFloat16.bits(roundingToNearestEven: value)
     }
 }
 

@@ -12,19 +12,10 @@
 /// otherwise give ∞. Denormals round like every other value (the AVX-512 conversion treats
 /// denormal inputs as zero instead; the two differ only below 1.2e-38).
 public enum BFloat16 {
-    /// The bf16 bit pattern nearest to `x` (ties to even).
-    @inline(__always)
-    public static func bits(roundingToNearestEven x: Float) -> UInt16 {
-        let pattern = x.bitPattern
-        if x.isNaN { return UInt16(truncatingIfNeeded: pattern >> 16) | 0x0040 }
-        let rounded = pattern &+ 0x7FFF &+ ((pattern >> 16) & 1)
-        return UInt16(truncatingIfNeeded: rounded >> 16)
-    }
-
-    /// `bits(roundingToNearestEven:)` without a branch, so that loops over it vectorise (the
-    /// same bits for every input).
+    /// The bf16 bit pattern nearest to `x` (ties to even). Written without a branch (NaN is a
+    /// select), so that loops over it vectorise.
     @inlinable @inline(__always)
-    public static func bitsBranchFree(roundingToNearestEven x: Float) -> UInt16 {
+    public static func bits(roundingToNearestEven x: Float) -> UInt16 {
         let pattern = x.bitPattern
         let rounded = (pattern &+ 0x7FFF &+ ((pattern >> 16) & 1)) >> 16
         let quietNaN = (pattern >> 16) | 0x0040
@@ -54,7 +45,7 @@ public enum BFloat16 {
                              count: Int) {
         var i = 0
         while i < count {
-            target[i] = bitsBranchFree(roundingToNearestEven: source[i])
+            target[i] = bits(roundingToNearestEven: source[i])
             i &+= 1
         }
     }

@@ -82,16 +82,7 @@ extension EndToEnd {
         /// reduce-scatter's all-gather started as it arrives) gives bitwise the parameters of the
         /// whole buffer exchanged after backward, on 3 ranks (padded shards).
         @Test func bf16AllReduceOverlappedEqualsOneShot() throws {
-            var finals: [[String: [UInt32]]] = []
-            for overlap in [true, false] {
-                let run = try RunSetup("lm")
-                let result = try run.train(ranks: 3, ["--set", "train.allreduce_dtype=bf16",
-                                                      "--set", "train.overlap_comm=\(overlap)",
-                                                      "--set", "train.bucket_mb=0.001"])
-                #expect(result.status == 0, "\(result)")
-                let final = try #require(try run.checkpoints()[10])
-                finals.append(try checkpointContents(final))
-            }
+            let finals = try finalCheckpointsWithOverlapOnAndOff(ranks: 3, ["--set", "train.allreduce_dtype=bf16"])
             #expect(finals[0].count > 10)
             #expect(finals[0] == finals[1], "overlapped and one-shot bf16 exchanges gave different parameters")
         }

@@ -24,16 +24,7 @@ extension EndToEnd {
         }
 
         @Test func overlapOnAndOffGiveBitwiseEqualParameters() throws {
-            var finals: [[String: [UInt32]]] = []
-            for overlap in [true, false] {
-                // Buckets of 1 KiB: many buckets, started while backward runs.
-                let run = try RunSetup("lm", extra: "")
-                let result = try run.train(ranks: 2, ["--set", "train.overlap_comm=\(overlap)",
-                                                      "--set", "train.bucket_mb=0.001"])
-                #expect(result.status == 0, "\(result)")
-                let final = try #require(try run.checkpoints()[10])
-                finals.append(try checkpointContents(final))
-            }
+            let finals = try finalCheckpointsWithOverlapOnAndOff(ranks: 2)
             #expect(finals[0].count > 10)
             #expect(finals[0] == finals[1], "overlapped and one-shot all-reduce gave different parameters")
         }

@@ -120,6 +120,23 @@ final class RunSetup {
     }
 }
 
+/// The checkpoint at step 10 of an lm run on `ranks` ranks with `train.overlap_comm` true, then
+/// false, and 1 KiB gradient buckets (many buckets, started while backward runs): the two
+/// checkpoints' contents (`checkpointContents`), for tests that the reduction's result does not
+/// depend on overlap.
+func finalCheckpointsWithOverlapOnAndOff(ranks: Int, _ arguments: [String] = [],
+                                         label: String = #function) throws -> [[String: [UInt32]]] {
+    var finals: [[String: [UInt32]]] = []
+    for overlap in [true, false] {
+        let run = try RunSetup("lm", label: label)
+        let result = try run.train(ranks: ranks, arguments + ["--set", "train.overlap_comm=\(overlap)",
+                                                              "--set", "train.bucket_mb=0.001"])
+        #expect(result.status == 0, "overlap \(overlap): \(result)")
+        finals.append(try checkpointContents(try #require(try run.checkpoints()[10])))
+    }
+    return finals
+}
+
 /// Every float32 dataset under /model and /optimizer of a checkpoint, by path, as raw bits.
 func checkpointContents(_ path: String) throws -> [String: [UInt32]] {
     let file = try HDF5File(path: path, mode: .readOnly)

@@ -77,14 +77,14 @@ public enum BFloat16Gemm {
         }
     }
 
-    /// One thread's VDPBF16PS product (`flowformer_bf16_gemm_typed`).
+    /// One thread's VDPBF16PS product (`flowformer_bf16_gemm`).
     @inline(__always)
     static func vdpbf16ps(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                           a: ProductOperand<Float>, lda: Int, b: ProductOperand<Float>, ldb: Int,
                           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?) {
         let (aType, aPointer) = a.cOperand, (bType, bPointer) = b.cOperand
-        flowformer_bf16_gemm_typed(transposeA ? 1 : 0, aType, transposeB ? 1 : 0, bType, m, n, k, alpha, aPointer, lda,
-                                   bPointer, ldb, beta, c, ldc, bias)
+        flowformer_bf16_gemm(transposeA ? 1 : 0, aType, transposeB ? 1 : 0, bType, m, n, k, alpha, aPointer, lda,
+                             bPointer, ldb, beta, c, ldc, bias)
     }
 
     /// The portable path: op(A) and op(B) rounded (or, stored as bf16, widened) into this thread's
@@ -122,7 +122,7 @@ public enum BFloat16Gemm {
 }
 
 extension ProductOperand where Scalar == Float {
-    /// The storage type code and address for `flowformer_bf16_gemm_typed`.
+    /// The storage type code and address for `flowformer_bf16_gemm`.
     var cOperand: (type: Int32, pointer: UnsafeRawPointer) {
         switch self {
         case .values(let pointer): return (Int32(FLOWFORMER_BF16_OPERAND_F32), UnsafeRawPointer(pointer))

@@ -1,5 +1,5 @@
 // The bf16 GEMM: fp32 operands rounded to bfloat16 (round to nearest even) as they are packed,
-// products summed in fp32 by VDPBF16PS. Compiled for AVX512F/BW/VL + AVX512_BF16
+// or operands stored as bf16, products summed in fp32 by VDPBF16PS. Compiled for AVX512F/BW/VL + AVX512_BF16
 // (Package.swift): call it ONLY when KernelVariant.cpuSupportsAVX512BF16 is true.
 #ifndef FLOWFORMER_BF16_GEMM_H
 #define FLOWFORMER_BF16_GEMM_H
@@ -13,28 +13,22 @@ extern "C" {
 /// Columns of C per micro-tile: two 16-lane fp32 accumulators.
 #define FLOWFORMER_BF16_GEMM_NR 32
 
-/// C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C, row-major with leading dimensions
-/// (as BLAS sgemm with CblasRowMajor); op(A) is A [m, k] (lda ≥ k) or, with trans_a, Aᵀ of A
-/// stored [k, m] (lda ≥ m); likewise op(B). Every element of A and B is rounded to bfloat16
-/// (nearest even; NaN stays NaN, quiet; ±∞ stays ±∞); each product of two bf16 values is exact
-/// in fp32 and the sum is fp32. beta = 0 ignores C's old contents (NaN included); with `bias`
-/// [n] (beta must be 0) C = alpha · op(A) · op(B) + bias. Thread-safe (per-thread buffers).
-void flowformer_bf16_gemm(int trans_a, int trans_b, long m, long n, long k, float alpha,
-                          const float *a, long lda, const float *b, long ldb, float beta,
-                          float *c, long ldc, const float *bias);
-
 /// How an operand's elements are stored.
-#define FLOWFORMER_BF16_OPERAND_F32 0    /* float, rounded to bf16 as it is packed */
+#define FLOWFORMER_BF16_OPERAND_F32 0    /* float, rounded to bf16 (nearest even) as it is packed */
 #define FLOWFORMER_BF16_OPERAND_BF16 1   /* uint16_t bf16 bit patterns, taken as they are */
 
-/// `flowformer_bf16_gemm` with each operand's storage given: `a_type` and `b_type` are
-/// FLOWFORMER_BF16_OPERAND_F32 (a and b point at floats, as above) or FLOWFORMER_BF16_OPERAND_BF16
-/// (they point at uint16_t bf16 bit patterns; leading dimensions count elements either way). A
-/// product of bf16-stored operands equals the fp32-stored one of the same values rounded: the
-/// GEMM sees the same bf16 numbers, read from half the bytes.
-void flowformer_bf16_gemm_typed(int trans_a, int a_type, int trans_b, int b_type, long m, long n, long k,
-                                float alpha, const void *a, long lda, const void *b, long ldb, float beta,
-                                float *c, long ldc, const float *bias);
+/// C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C, row-major with leading dimensions
+/// (as BLAS sgemm with CblasRowMajor); op(A) is A [m, k] (lda ≥ k) or, with trans_a, Aᵀ of A
+/// stored [k, m] (lda ≥ m); likewise op(B). `a_type` and `b_type` say how each operand is stored:
+/// FLOWFORMER_BF16_OPERAND_F32 (floats, each rounded to bfloat16: nearest even; NaN stays NaN,
+/// quiet; ±∞ stays ±∞) or FLOWFORMER_BF16_OPERAND_BF16 (uint16_t bf16 bit patterns); leading
+/// dimensions count elements either way, and the same values give the same bits either way.
+/// Each product of two bf16 values is exact in fp32 and the sum is fp32. beta = 0 ignores C's old
+/// contents (NaN included); with `bias` [n] (beta must be 0) C = alpha · op(A) · op(B) + bias.
+/// Thread-safe (per-thread buffers).
+void flowformer_bf16_gemm(int trans_a, int a_type, int trans_b, int b_type, long m, long n, long k,
+                          float alpha, const void *a, long lda, const void *b, long ldb, float beta,
+                          float *c, long ldc, const float *bias);
 
 #ifdef __cplusplus
 }
